@@ -1,0 +1,2 @@
+/* cognito.c: being written; see cognito.h */
+#include "cognito.h"

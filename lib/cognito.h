@@ -1,0 +1,112 @@
+/*
+ * HTTPS awsJson1_1 client for the Cognito user-pool operations we need.
+ * Callers never see JSON: results are typed, errors are a struct cpk_reply.
+ *
+ * One client holds one curl easy handle for a whole run, so that K requests
+ * cost one TCP+TLS handshake, and one deadline shared by all requests.
+ */
+#ifndef CPK_COGNITO_H
+#define CPK_COGNITO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "config.h"
+#include "util.h"
+
+#define CPK_MAX_BODY		(1024 * 1024)
+#define CPK_MAX_CREDENTIAL_ID	131072
+#define CPK_LIST_PAGE		20
+
+/*
+ * The outcome of one operation (after retries).  code is empty on success.
+ * On failure code is the Cognito error code (namespace and ":..." cut), or
+ * a local one: "TransportError", "Timeout" (deadline), "BodyTooLarge",
+ * "InvalidResponse", "InvalidToken" (refused before sending),
+ * "InvalidEndpoint".
+ */
+struct cpk_reply {
+	char code[96];
+	char message[512];
+	char request_id[96];	/* x-amzn-RequestId of the last attempt */
+	long http_status;	/* 0 when no HTTP answer */
+	bool retryable;		/* the code is one that standard mode retries */
+	unsigned int attempts;
+};
+
+struct cpk_credential {
+	char *id;
+	char *name;		/* FriendlyCredentialName */
+	char *rp_id;		/* RelyingPartyId */
+	char *attachment;	/* may be NULL */
+	char **transports;	/* NULL-terminated, may be empty */
+	double created_at;	/* epoch seconds */
+};
+
+struct cpk_credential_list {
+	struct cpk_credential *items;
+	size_t n;
+};
+
+/* What a refresh answers.  Every string is a secret except token_type. */
+struct cpk_tokens {
+	char *access_token;
+	char *id_token;		/* may be NULL */
+	char *refresh_token;	/* NULL unless rotated */
+	long expires_in;
+	char *token_type;
+};
+
+/* Called before every HTTP request (rate limiting across workers). */
+typedef void (*cpk_before_request_fn)(void *ctx);
+
+struct cpk_client;
+
+/*
+ * Endpoint: cfg->endpoint_url, else https://cognito-idp[-fips].<region>...
+ * with region = cfg->region, else token_region (from the token's iss).
+ * http:// only for loopback addresses.  Returns 0 or -1 (reply->code
+ * "InvalidEndpoint" and a message).
+ */
+int cpk_endpoint_resolve(const struct cpk_config *cfg, const char *token_region,
+			 char *out, size_t len, struct cpk_reply *reply);
+
+/* dl is kept by pointer and must outlive the client. */
+int cpk_client_new(struct cpk_client **out, const struct cpk_config *cfg,
+		   const char *token_region, const struct cpk_deadline *dl,
+		   struct cpk_reply *reply);
+void cpk_client_free(struct cpk_client *c);
+void cpk_client_set_before_request(struct cpk_client *c, cpk_before_request_fn fn, void *ctx);
+
+/* Every page, MaxResults 20.  On failure *out is left empty. */
+int cpk_list_credentials(struct cpk_client *c, const char *access_token,
+			 struct cpk_credential_list *out, struct cpk_reply *reply);
+int cpk_delete_credential(struct cpk_client *c, const char *access_token,
+			  const char *credential_id, struct cpk_reply *reply);
+/* Username of the token's user (malloc'd). */
+int cpk_get_user(struct cpk_client *c, const char *access_token, char **username,
+		 struct cpk_reply *reply);
+/*
+ * GetTokensFromRefreshToken (ClientSecret when secret != NULL) or
+ * InitiateAuth REFRESH_TOKEN_AUTH (SECRET_HASH from secret, username and
+ * client_id).  username may be NULL when secret is NULL.
+ */
+int cpk_refresh(struct cpk_client *c, enum cpk_refresh_api api, const char *refresh_token,
+		const char *client_id, const char *secret, const char *username,
+		struct cpk_tokens *out, struct cpk_reply *reply);
+
+void cpk_credential_list_free(struct cpk_credential_list *l);
+void cpk_tokens_free(struct cpk_tokens *t);	/* wipes */
+
+/* Parsers, exposed for unit tests and fuzzing. */
+void cpk_parse_error(const char *body, size_t len, const char *error_type_header,
+		     struct cpk_reply *reply);
+/* Appends one page to l; *next_token malloc'd or NULL.  0 or -1. */
+int cpk_parse_credential_page(const char *body, size_t len, struct cpk_credential_list *l,
+			      char **next_token);
+int cpk_parse_tokens(const char *body, size_t len, struct cpk_tokens *out);
+/* Valid AccessToken / RefreshToken on the wire: [A-Za-z0-9_=.-]+ */
+bool cpk_token_syntax_valid(const char *token);
+/* Base64(HMAC-SHA256(secret, username + client_id)), malloc'd. */
+char *cpk_secret_hash(const char *secret, const char *username, const char *client_id);
+
+#endif

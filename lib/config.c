@@ -1,0 +1,672 @@
+/*
+ * Configuration file and module arguments -> struct cpk_config.
+ *
+ * faillock.conf style: "key = value", full-line '#' comments, bare boolean
+ * keys ("debug").  Unknown keys and bad values are errors naming
+ * file:line and the key, because a silently ignored typo in a security
+ * module's configuration is a hole nobody sees.
+ */
+#include "config.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CONF_MAX_SIZE	(64 * 1024)
+
+enum key_type { K_STRING, K_PATH, K_TEMPLATE, K_BOOL, K_UINT, K_ENUM };
+
+struct key {
+	const char *name;
+	enum key_type type;
+	size_t offset;
+	unsigned int min, max;			/* K_UINT */
+	bool (*valid)(const char *);		/* K_STRING extra check */
+	const char *want;			/* what valid() wants, for errors */
+	const char *const *choices;		/* K_ENUM, index = value */
+};
+
+static const char *const fail_choices[] = { "open", "closed", NULL };
+static const char *const refresh_api_choices[] = { "get_tokens", "initiate_auth", NULL };
+
+static bool client_id_valid(const char *s);
+static bool endpoint_syntax_valid(const char *s);
+static bool proxy_valid(const char *s);
+static bool template_valid(const char *s);
+
+#define OFF(m) offsetof(struct cpk_config, m)
+static const struct key keys[] = {
+	{ "region", K_STRING, OFF(region), 0, 0, cpk_region_valid,
+	  "an AWS region such as eu-west-1", NULL },
+	{ "user_pool_id", K_STRING, OFF(user_pool_id), 0, 0, cpk_user_pool_id_valid,
+	  "a user pool id such as eu-west-1_AbC123", NULL },
+	{ "client_id", K_STRING, OFF(client_id), 0, 0, client_id_valid,
+	  "1 to 128 letters, digits, '_' or '+'", NULL },
+	{ "expect_username", K_STRING, OFF(expect_username), 0, 0, template_valid,
+	  "a template using only %u, %U, %h and %%", NULL },
+	{ "client_secret_file", K_PATH, OFF(client_secret_file), 0, 0, NULL, NULL, NULL },
+	{ "endpoint_url", K_STRING, OFF(endpoint_url), 0, 0, endpoint_syntax_valid,
+	  "https://host[:port]/, or http:// to a loopback address", NULL },
+	{ "use_fips", K_BOOL, OFF(use_fips), 0, 0, NULL, NULL, NULL },
+	{ "ca_file", K_PATH, OFF(ca_file), 0, 0, NULL, NULL, NULL },
+	{ "proxy", K_STRING, OFF(proxy), 0, 0, proxy_valid,
+	  "http://host:port or https://host:port", NULL },
+	{ "token_cache", K_TEMPLATE, OFF(token_cache), 0, 0, NULL, NULL, NULL },
+	{ "state_dir", K_PATH, OFF(state_dir), 0, 0, NULL, NULL, NULL },
+	{ "timeout", K_UINT, OFF(timeout), 1, 300, NULL, NULL, NULL },
+	{ "connect_timeout", K_UINT, OFF(connect_timeout), 1, 60, NULL, NULL, NULL },
+	{ "max_attempts", K_UINT, OFF(max_attempts), 1, 10, NULL, NULL, NULL },
+	{ "refresh", K_BOOL, OFF(refresh), 0, 0, NULL, NULL, NULL },
+	{ "refresh_api", K_ENUM, OFF(refresh_api), 0, 0, NULL, NULL, refresh_api_choices },
+	{ "fail", K_ENUM, OFF(fail), 0, 0, NULL, NULL, fail_choices },
+	{ "notify", K_BOOL, OFF(notify), 0, 0, NULL, NULL, NULL },
+	{ "debug", K_BOOL, OFF(debug), 0, 0, NULL, NULL, NULL },
+	{ "dry_run", K_BOOL, OFF(dry_run), 0, 0, NULL, NULL, NULL },
+};
+#undef OFF
+
+#define FIELD(cfg, k, type) ((type *)(void *)((char *)(cfg) + (k)->offset))
+#define CFIELD(cfg, k, type) ((type const *)(const void *)((const char *)(cfg) + (k)->offset))
+
+bool
+cpk_region_valid(const char *s)
+{
+	/* partition prefix, one or more words, a number: us-gov-east-1 */
+	size_t i = 0, words = 0;
+
+	if (s == NULL || strlen(s) > 32)
+		return false;
+	if (!islower((unsigned char)s[0]) || !islower((unsigned char)s[1]) || s[2] != '-')
+		return false;
+	i = 3;
+	for (;;) {
+		size_t start = i;
+
+		while (islower((unsigned char)s[i]))
+			i++;
+		if (i == start || s[i] != '-')
+			break;
+		i++;
+		words++;
+	}
+	if (words == 0 || !isdigit((unsigned char)s[i]))
+		return false;
+	while (isdigit((unsigned char)s[i]))
+		i++;
+	return s[i] == '\0';
+}
+
+bool
+cpk_user_pool_id_valid(const char *s)
+{
+	const char *us;
+	char region[40];
+	size_t n;
+
+	if (s == NULL || strlen(s) > 55 || (us = strchr(s, '_')) == NULL)
+		return false;
+	n = (size_t)(us - s);
+	if (n >= sizeof(region))
+		return false;
+	memcpy(region, s, n);
+	region[n] = '\0';
+	if (!cpk_region_valid(region) || us[1] == '\0')
+		return false;
+	for (us++; *us != '\0'; us++)
+		if (!isalnum((unsigned char)*us))
+			return false;
+	return true;
+}
+
+static bool
+client_id_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 128)
+		return false;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '+')
+			return false;
+	return true;
+}
+
+static bool
+template_valid(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s != '\0'; s++) {
+		if (*s != '%')
+			continue;
+		s++;
+		if (*s != 'u' && *s != 'U' && *s != 'h' && *s != '%')
+			return false;
+	}
+	return true;
+}
+
+/* A host we accept plain http:// for: nothing leaves the machine. */
+static bool
+host_is_loopback(const char *host, size_t len)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	char buf[64];
+
+	if (len == 0 || len >= sizeof(buf))
+		return false;
+	memcpy(buf, host, len);
+	buf[len] = '\0';
+	if (strcasecmp(buf, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, buf, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (buf[0] == '[' && buf[len - 1] == ']') {
+		buf[len - 1] = '\0';
+		return inet_pton(AF_INET6, buf + 1, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	return false;
+}
+
+int
+cpk_endpoint_url_check(const char *url, char *err, size_t errlen)
+{
+	const char *host, *end;
+	bool plain;
+
+	if (strncmp(url, "https://", 8) == 0) {
+		plain = false;
+		host = url + 8;
+	} else if (strncmp(url, "http://", 7) == 0) {
+		plain = true;
+		host = url + 7;
+	} else {
+		snprintf(err, errlen, "'%s' is not an https:// URL", url);
+		return -1;
+	}
+	for (end = url; *end != '\0'; end++) {
+		if ((unsigned char)*end <= ' ' || *end == '@' || *end == '\\' || *end == '#' || *end == '?') {
+			snprintf(err, errlen, "'%s': URLs with credentials, spaces, queries or fragments are refused", url);
+			return -1;
+		}
+	}
+	if (host[0] == '[')
+		end = strchr(host, ']') != NULL ? strchr(host, ']') + 1 : host;
+	else
+		end = host + strcspn(host, ":/");
+	if (end == host) {
+		snprintf(err, errlen, "'%s': no host", url);
+		return -1;
+	}
+	if (plain && !host_is_loopback(host, (size_t)(end - host))) {
+		snprintf(err, errlen, "'%s': http:// is accepted for loopback addresses only", url);
+		return -1;
+	}
+	return 0;
+}
+
+static bool
+endpoint_syntax_valid(const char *s)
+{
+	char err[CPK_ERR_LEN];
+
+	return cpk_endpoint_url_check(s, err, sizeof(err)) == 0;
+}
+
+static bool
+proxy_valid(const char *s)
+{
+	const char *host;
+
+	if (strncmp(s, "http://", 7) == 0)
+		host = s + 7;
+	else if (strncmp(s, "https://", 8) == 0)
+		host = s + 8;
+	else
+		return false;
+	if (*host == '\0' || *host == '/' || *host == ':')
+		return false;
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= ' ')
+			return false;
+	return true;
+}
+
+static int
+set_string(char **field, const char *value)
+{
+	char *copy = strdup(value);
+
+	if (copy == NULL)
+		return -1;
+	free(*field);
+	*field = copy;
+	return 0;
+}
+
+int
+cpk_config_init(struct cpk_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->timeout = 10;
+	cfg->connect_timeout = 3;
+	cfg->max_attempts = 3;
+	cfg->refresh = true;
+	cfg->refresh_api = CPK_REFRESH_GET_TOKENS;
+	cfg->fail = CPK_FAIL_OPEN;
+	cfg->notify = true;
+	if (set_string(&cfg->conf_path, CPK_DEFAULT_CONF) < 0 ||
+	    set_string(&cfg->token_cache, CPK_DEFAULT_TOKEN_CACHE) < 0 ||
+	    set_string(&cfg->state_dir, CPK_DEFAULT_STATE_DIR) < 0) {
+		cpk_config_free(cfg);
+		return -1;
+	}
+	return 0;
+}
+
+void
+cpk_config_free(struct cpk_config *cfg)
+{
+	size_t i;
+
+	free(cfg->conf_path);
+	for (i = 0; i < CPK_ARRAY_SIZE(keys); i++)
+		if (keys[i].type == K_STRING || keys[i].type == K_PATH || keys[i].type == K_TEMPLATE)
+			free(*FIELD(cfg, &keys[i], char *));
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+static const struct key *
+find_key(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < CPK_ARRAY_SIZE(keys); i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static int
+parse_bool(const char *v, bool *out)
+{
+	if (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 || strcmp(v, "on") == 0 ||
+	    strcmp(v, "1") == 0)
+		*out = true;
+	else if (strcmp(v, "no") == 0 || strcmp(v, "false") == 0 || strcmp(v, "off") == 0 ||
+		 strcmp(v, "0") == 0)
+		*out = false;
+	else
+		return -1;
+	return 0;
+}
+
+static int
+parse_uint(const char *v, unsigned int min, unsigned int max, unsigned int *out)
+{
+	unsigned long n;
+	char *end;
+
+	if (!isdigit((unsigned char)v[0]))
+		return -1;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n < min || n > max)
+		return -1;
+	*out = (unsigned int)n;
+	return 0;
+}
+
+static int
+parse_enum(const char *v, const char *const *choices, int *out)
+{
+	int i;
+
+	for (i = 0; choices[i] != NULL; i++) {
+		if (strcmp(v, choices[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static void
+enum_choices(const char *const *choices, char *buf, size_t len)
+{
+	size_t pos = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; choices[i] != NULL && pos < len; i++)
+		pos += (size_t)snprintf(buf + pos, len - pos, "%s%s", i ? ", " : "", choices[i]);
+}
+
+int
+cpk_config_set(struct cpk_config *cfg, const char *name, const char *value,
+	       const char *origin, char *err, size_t errlen)
+{
+	const struct key *k = find_key(name);
+	char choices[128];
+	int e;
+
+	if (k == NULL) {
+		snprintf(err, errlen, "%s: unknown key '%s'", origin, name);
+		return -1;
+	}
+	if (value == NULL && k->type != K_BOOL) {
+		snprintf(err, errlen, "%s: %s: missing value", origin, name);
+		return -1;
+	}
+	switch (k->type) {
+	case K_BOOL:
+		if (value == NULL) {
+			*FIELD(cfg, k, bool) = true;
+			return 0;
+		}
+		if (parse_bool(value, FIELD(cfg, k, bool)) < 0) {
+			snprintf(err, errlen, "%s: %s: '%s' is not yes or no", origin, name, value);
+			return -1;
+		}
+		return 0;
+	case K_UINT:
+		if (parse_uint(value, k->min, k->max, FIELD(cfg, k, unsigned int)) < 0) {
+			snprintf(err, errlen, "%s: %s: '%s' is not a whole number in %u..%u",
+				 origin, name, value, k->min, k->max);
+			return -1;
+		}
+		return 0;
+	case K_ENUM:
+		if (parse_enum(value, k->choices, &e) < 0) {
+			enum_choices(k->choices, choices, sizeof(choices));
+			snprintf(err, errlen, "%s: %s: '%s' is not one of %s", origin, name, value, choices);
+			return -1;
+		}
+		if (k->choices == fail_choices)
+			cfg->fail = (enum cpk_fail_mode)e;
+		else
+			cfg->refresh_api = (enum cpk_refresh_api)e;
+		return 0;
+	case K_PATH:
+		if (value[0] != '/' || strlen(value) >= PATH_MAX) {
+			snprintf(err, errlen, "%s: %s: '%s' is not an absolute path", origin, name, value);
+			return -1;
+		}
+		break;
+	case K_TEMPLATE:
+		if (!template_valid(value) || (value[0] != '/' && strncmp(value, "%h", 2) != 0) ||
+		    strlen(value) >= PATH_MAX) {
+			snprintf(err, errlen, "%s: %s: '%s' is not an absolute path template "
+				 "(%%h, %%u, %%U, %%%%)", origin, name, value);
+			return -1;
+		}
+		break;
+	case K_STRING:
+		if (k->valid != NULL && !k->valid(value)) {
+			snprintf(err, errlen, "%s: %s: '%s' is not %s", origin, name, value, k->want);
+			return -1;
+		}
+		break;
+	}
+	if (set_string(FIELD(cfg, k, char *), value) < 0) {
+		snprintf(err, errlen, "%s: %s: out of memory", origin, name);
+		return -1;
+	}
+	return 0;
+}
+
+static char *
+trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+/* One line of the file; lineno and path only for messages. */
+static int
+parse_line(struct cpk_config *cfg, char *line, const char *path, unsigned int lineno,
+	   char *err, size_t errlen)
+{
+	char origin[PATH_MAX + 32];
+	char *eq, *key, *value = NULL;
+
+	key = trim(line);
+	if (*key == '\0' || *key == '#')
+		return 0;
+	snprintf(origin, sizeof(origin), "%s:%u", path, lineno);
+	eq = strchr(key, '=');
+	if (eq != NULL) {
+		*eq = '\0';
+		value = trim(eq + 1);
+		key = trim(key);
+		if (*value == '\0') {
+			snprintf(err, errlen, "%s: %s: missing value", origin, key);
+			return -1;
+		}
+	}
+	return cpk_config_set(cfg, key, value, origin, err, errlen);
+}
+
+/*
+ * The file is root's: refuse one that another user could have written,
+ * since it decides where tokens are sent.
+ */
+static int
+check_conf_file(int fd, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		return -1;
+	}
+	if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		snprintf(err, errlen, "%s: must be owned by root and not writable by group or others", path);
+		return -1;
+	}
+	if (st.st_size > CONF_MAX_SIZE) {
+		snprintf(err, errlen, "%s: larger than %d bytes", path, CONF_MAX_SIZE);
+		return -1;
+	}
+	return 0;
+}
+
+/* Returns 0, 1 when the file is absent (ENOENT), -1 on error. */
+static int
+read_file(struct cpk_config *cfg, const char *path, char *err, size_t errlen)
+{
+	char line[CPK_CONF_MAX_LINE + 2];
+	unsigned int lineno = 0;
+	FILE *fp = NULL;
+	int fd, rc = -1;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 1;
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	if (check_conf_file(fd, path, err, errlen) < 0)
+		goto out;
+	if ((fp = fdopen(fd, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		size_t n = strlen(line);
+
+		lineno++;
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = '\0';
+		else if (!feof(fp) || n > CPK_CONF_MAX_LINE) {
+			snprintf(err, errlen, "%s:%u: line longer than %d bytes", path, lineno,
+				 CPK_CONF_MAX_LINE);
+			goto out;
+		}
+		if (memchr(line, '\0', n) != NULL || strlen(line) != n) {
+			snprintf(err, errlen, "%s:%u: NUL byte in line", path, lineno);
+			goto out;
+		}
+		if (parse_line(cfg, line, path, lineno, err, errlen) < 0)
+			goto out;
+	}
+	if (ferror(fp)) {
+		snprintf(err, errlen, "%s: read error", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fp != NULL)
+		fclose(fp);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* Split "key=value" (or a bare "key") and set it. */
+static int
+apply_argument(struct cpk_config *cfg, const char *arg, char *err, size_t errlen)
+{
+	char origin[CPK_CONF_MAX_LINE + 32], key[64];
+	const char *eq = strchr(arg, '=');
+	size_t n = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+
+	snprintf(origin, sizeof(origin), "argument '%s'", arg);
+	if (n == 0 || n >= sizeof(key)) {
+		snprintf(err, errlen, "%s: unknown key", origin);
+		return -1;
+	}
+	memcpy(key, arg, n);
+	key[n] = '\0';
+	if (eq != NULL && eq[1] == '\0') {
+		snprintf(err, errlen, "%s: %s: missing value", origin, key);
+		return -1;
+	}
+	return cpk_config_set(cfg, key, eq != NULL ? eq + 1 : NULL, origin, err, errlen);
+}
+
+int
+cpk_config_load(struct cpk_config *cfg, const char *path, int argc, const char **argv,
+		char *err, size_t errlen)
+{
+	const char *file = path;
+	bool explicit = path != NULL;
+	int i, rc;
+
+	for (i = 0; i < argc; i++) {
+		if (strncmp(argv[i], "conf=", 5) == 0) {
+			file = argv[i] + 5;
+			explicit = true;
+		}
+	}
+	if (file == NULL)
+		file = CPK_DEFAULT_CONF;
+	if (file[0] != '/') {
+		snprintf(err, errlen, "conf: '%s' is not an absolute path", file);
+		return -1;
+	}
+	if (set_string(&cfg->conf_path, file) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = read_file(cfg, file, err, errlen);
+	if (rc < 0)
+		return -1;
+	if (rc == 1 && explicit) {
+		snprintf(err, errlen, "%s: cannot open: %s", file, strerror(ENOENT));
+		return -1;
+	}
+	for (i = 0; i < argc; i++) {
+		if (strncmp(argv[i], "conf=", 5) == 0)
+			continue;
+		if (apply_argument(cfg, argv[i], err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+push(char **argv, size_t *n, const char *key, const char *value)
+{
+	size_t len = strlen(key) + strlen(value) + 2;
+
+	if ((argv[*n] = malloc(len)) == NULL)
+		return -1;
+	snprintf(argv[*n], len, "%s=%s", key, value);
+	(*n)++;
+	return 0;
+}
+
+char **
+cpk_config_to_argv(const struct cpk_config *cfg)
+{
+	char **argv, num[16];
+	size_t i, n = 0;
+	int rc = 0;
+
+	argv = calloc(CPK_ARRAY_SIZE(keys) + 2, sizeof(*argv));
+	if (argv == NULL)
+		return NULL;
+	rc |= push(argv, &n, "conf", cfg->conf_path);
+	for (i = 0; i < CPK_ARRAY_SIZE(keys) && rc == 0; i++) {
+		const struct key *k = &keys[i];
+		const char *v = NULL;
+
+		switch (k->type) {
+		case K_STRING: case K_PATH: case K_TEMPLATE:
+			v = *CFIELD(cfg, k, char *);
+			break;
+		case K_BOOL:
+			v = *CFIELD(cfg, k, bool) ? "yes" : "no";
+			break;
+		case K_UINT:
+			snprintf(num, sizeof(num), "%u", *CFIELD(cfg, k, unsigned int));
+			v = num;
+			break;
+		case K_ENUM:
+			v = k->choices[k->choices == fail_choices ? (int)cfg->fail : (int)cfg->refresh_api];
+			break;
+		}
+		if (v != NULL)
+			rc |= push(argv, &n, k->name, v);
+	}
+	if (rc != 0) {
+		cpk_argv_free(argv);
+		return NULL;
+	}
+	return argv;
+}
+
+void
+cpk_argv_free(char **argv)
+{
+	size_t i;
+
+	if (argv == NULL)
+		return;
+	for (i = 0; argv[i] != NULL; i++)
+		free(argv[i]);
+	free(argv);
+}

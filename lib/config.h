@@ -1,0 +1,82 @@
+/*
+ * Configuration: /etc/security/pam_cognito_passkey.conf and module
+ * arguments of the same names.  One parser for the module, the helper and
+ * the command, so that they can never disagree on what a key means.
+ *
+ * No libcurl or json-c here: the PAM module links this.
+ */
+#ifndef CPK_CONFIG_H
+#define CPK_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifndef CPK_SYSCONFDIR
+#define CPK_SYSCONFDIR "/etc"
+#endif
+#define CPK_DEFAULT_CONF	CPK_SYSCONFDIR "/security/pam_cognito_passkey.conf"
+#define CPK_DEFAULT_STATE_DIR	"/var/lib/pam_cognito_passkey"
+#define CPK_DEFAULT_TOKEN_CACHE	"%h/.cache/cognito/tokens.json"
+#define CPK_CONF_MAX_LINE	1024
+#define CPK_ERR_LEN		512
+
+enum cpk_fail_mode { CPK_FAIL_OPEN, CPK_FAIL_CLOSED };
+enum cpk_refresh_api { CPK_REFRESH_GET_TOKENS, CPK_REFRESH_INITIATE_AUTH };
+
+struct cpk_config {
+	char *conf_path;	/* the file that was read (or would be) */
+	char *region;		/* NULL: from the token's iss */
+	char *user_pool_id;
+	char *client_id;	/* NULL: the token's client_id claim */
+	char *expect_username;	/* template, NULL: not checked */
+	char *client_secret_file;
+	char *endpoint_url;
+	bool use_fips;
+	char *ca_file;
+	char *proxy;
+	char *token_cache;	/* template */
+	char *state_dir;
+	unsigned int timeout;		/* seconds, 1..300 */
+	unsigned int connect_timeout;	/* seconds, 1..60 */
+	unsigned int max_attempts;	/* 1..10 */
+	bool refresh;
+	enum cpk_refresh_api refresh_api;
+	enum cpk_fail_mode fail;
+	bool notify;
+	bool debug;
+	bool dry_run;		/* module argument / command option only */
+};
+
+/* Defaults of DESIGN.md.  Returns 0, -1 on ENOMEM. */
+int cpk_config_init(struct cpk_config *cfg);
+void cpk_config_free(struct cpk_config *cfg);
+
+/*
+ * Read the file named by a `conf=` argument (or CPK_DEFAULT_CONF, or
+ * path when not NULL), then apply the key=value arguments on top.  A
+ * missing file is not an error only when it is the default path.  Errors
+ * name "file:line: key" or "argument 'key=value'" in err.
+ * Returns 0 or -1.
+ */
+int cpk_config_load(struct cpk_config *cfg, const char *path,
+		    int argc, const char **argv, char *err, size_t errlen);
+
+/* One key = value, as from a line or an argument; origin names it in err. */
+int cpk_config_set(struct cpk_config *cfg, const char *key, const char *value,
+		   const char *origin, char *err, size_t errlen);
+
+/* Strict checks shared with the client: "eu-west-1", "eu-west-1_AbC123". */
+bool cpk_region_valid(const char *region);
+bool cpk_user_pool_id_valid(const char *pool);
+/* https://, or http:// to a loopback address only.  0 or -1 with err. */
+int cpk_endpoint_url_check(const char *url, char *err, size_t errlen);
+
+/*
+ * Render the settings as key=value arguments (for the helper's argv).
+ * Never contains a secret: the client secret stays in its file.
+ * Returns a NULL-terminated, malloc'd vector; free with cpk_argv_free.
+ */
+char **cpk_config_to_argv(const struct cpk_config *cfg);
+void cpk_argv_free(char **argv);
+
+#endif

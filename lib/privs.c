@@ -1,0 +1,2 @@
+/* privs.c: being written; see privs.h */
+#include "privs.h"

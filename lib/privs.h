@@ -1,0 +1,3 @@
+#ifndef CPK_PRIVS_H
+#define CPK_PRIVS_H
+#endif

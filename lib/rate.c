@@ -1,0 +1,2 @@
+/* rate.c: being written; see rate.h */
+#include "rate.h"

@@ -1,0 +1,3 @@
+#ifndef CPK_RATE_H
+#define CPK_RATE_H
+#endif

@@ -1,0 +1,2 @@
+/* revoke.c: being written; see revoke.h */
+#include "revoke.h"

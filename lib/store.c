@@ -1,0 +1,2 @@
+/* store.c: being written; see store.h */
+#include "store.h"

@@ -1,0 +1,3 @@
+#ifndef CPK_STORE_H
+#define CPK_STORE_H
+#endif

@@ -1,0 +1,2 @@
+/* token.c: being written; see token.h */
+#include "token.h"

@@ -1,0 +1,64 @@
+/*
+ * Small helpers shared by every part of pam_cognito_passkey: secret
+ * wiping, user-name and path hygiene, and the run deadline.
+ *
+ * This file and util.c must not depend on libcurl or json-c: the PAM
+ * module links them.
+ */
+#ifndef CPK_UTIL_H
+#define CPK_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <pwd.h>
+
+#define CPK_PACKAGE "pam_cognito_passkey"
+#define CPK_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Overwrite a secret; the compiler may not elide it. */
+void cpk_wipe(void *p, size_t n);
+/* Wipe a NUL-terminated secret and free it; NULL is fine. */
+void cpk_free_secret(char *s);
+
+/*
+ * A user name that is safe as a single path component under state_dir:
+ * 1..32 bytes of [A-Za-z0-9._-], not starting with '-' or '.'.  Stricter
+ * than shadow's rules on purpose: the name comes from PAM_USER.
+ */
+bool cpk_user_name_valid(const char *name);
+
+/* snprintf into out that fails (-1, errno ENAMETOOLONG) instead of truncating. */
+int cpk_snprintf(char *out, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Expand a path template: %h home, %u user name, %U uid, %% a percent.
+ * The result must be absolute.  Returns 0, or -1 with a reason in err.
+ */
+int cpk_expand_template(const char *tmpl, const struct passwd *pw,
+			char *out, size_t len, char *err, size_t errlen);
+
+/*
+ * state_dir/<sub>/<user>, e.g. the pending file the module's fast path
+ * looks for.  The user name must pass cpk_user_name_valid().  0 or -1.
+ */
+int cpk_state_path(const char *state_dir, const char *sub, const char *user,
+		   char *out, size_t len);
+
+/* Monotonic deadline for all the network work of one run. */
+struct cpk_deadline {
+	struct timespec end;	/* CLOCK_MONOTONIC */
+};
+void cpk_deadline_init_ms(struct cpk_deadline *dl, long ms);
+/* Milliseconds left, 0 when expired. */
+long cpk_deadline_remaining_ms(const struct cpk_deadline *dl);
+bool cpk_deadline_expired(const struct cpk_deadline *dl);
+
+/* Wall clock, seconds since the epoch. */
+int64_t cpk_now(void);
+/* "2026-11-29T10:02:11Z" into buf (at least 21 bytes). */
+void cpk_format_time(int64_t t, char *buf, size_t len);
+
+#endif

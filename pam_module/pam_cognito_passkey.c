@@ -1,0 +1,2 @@
+/* pam_cognito_passkey.c: being written */
+#include <security/pam_modules.h>
