@@ -1,0 +1,73 @@
+#!/bin/bash
+# The whole test suite, as CI runs it:
+#   1. install missing Debian packages, autoreconf, build out of tree in build/
+#   2. make check (units, emulator, client, token, engine, command, e2e PAM)
+#   3. the same under ASan + UBSan (build-san/)
+#   4. make distcheck
+# Each stage prints the automake summary.  Exit status 0 only if all pass.
+# CPK_STAGES="check san distcheck" selects stages (default: all).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+. tests/deps.sh
+cpk_install_deps clang
+
+stages=${CPK_STAGES:-check san distcheck}
+jobs=2
+
+show_failures() {
+	local dir=$1 log
+	find "$dir" -name '*.log' ! -name 'config.log' -newer "$dir/Makefile" 2>/dev/null |
+	while read -r log; do
+		if grep -qE '^(FAIL|ERROR)' "${log%.log}.trs" 2>/dev/null; then
+			echo "---------- $log"
+			tail -n 60 "$log"
+		fi
+	done
+}
+
+configure_in() {
+	local dir=$1; shift
+	mkdir -p "$dir"
+	(cd "$dir" && "$top/configure" -q "$@")
+}
+
+run_check() {
+	local dir=$1 name=$2
+	echo "==> make check ($name)"
+	if ! make -C "$dir" -j"$jobs" check; then
+		show_failures "$dir"
+		echo "==> FAILED: make check ($name)"
+		return 1
+	fi
+}
+
+[ -x configure ] || autoreconf -fi
+[ configure -nt configure.ac ] || autoreconf -fi
+
+for stage in $stages; do
+	case $stage in
+	check)
+		configure_in build
+		make -C build -j"$jobs" >/dev/null
+		run_check build plain
+		;;
+	san)
+		configure_in build-san --enable-sanitizers
+		make -C build-san -j"$jobs" >/dev/null
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+			run_check build-san sanitizers
+		;;
+	distcheck)
+		configure_in build
+		echo "==> make distcheck"
+		make -C build -j"$jobs" distcheck
+		;;
+	*)
+		echo "unknown stage $stage" >&2
+		exit 1
+		;;
+	esac
+done
+echo "==> all stages passed: $stages"

@@ -1,0 +1,123 @@
+/*
+ * lib/util.c: user names that come from PAM, path templates, deadlines.
+ */
+#include <check.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+static char alice_name[] = "alice", alice_home[] = "/home/alice";
+static struct passwd alice = {
+	.pw_name = alice_name, .pw_uid = 4001, .pw_gid = 4001, .pw_dir = alice_home,
+};
+
+START_TEST(user_names)
+{
+	ck_assert(cpk_user_name_valid("alice"));
+	ck_assert(cpk_user_name_valid("a.b-c_d9"));
+	ck_assert(!cpk_user_name_valid(NULL));
+	ck_assert(!cpk_user_name_valid(""));
+	ck_assert(!cpk_user_name_valid("."));
+	ck_assert(!cpk_user_name_valid(".."));
+	ck_assert(!cpk_user_name_valid("../etc"));
+	ck_assert(!cpk_user_name_valid("a/b"));
+	ck_assert(!cpk_user_name_valid("-rf"));
+	ck_assert(!cpk_user_name_valid("al ice"));
+	ck_assert(!cpk_user_name_valid("alice\n"));
+	ck_assert(!cpk_user_name_valid("ålice"));
+	ck_assert(!cpk_user_name_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));	/* 33 */
+}
+END_TEST
+
+START_TEST(templates)
+{
+	char out[64], err[128];
+
+	ck_assert_int_eq(cpk_expand_template("%h/.cache/cognito/tokens.json", &alice, out,
+					     sizeof(out), err, sizeof(err)), 0);
+	ck_assert_str_eq(out, "/home/alice/.cache/cognito/tokens.json");
+	ck_assert_int_eq(cpk_expand_template("/var/cache/%u/%U-100%%", &alice, out, sizeof(out),
+					     err, sizeof(err)), 0);
+	ck_assert_str_eq(out, "/var/cache/alice/4001-100%");
+	ck_assert_int_eq(cpk_expand_template("rel/%u", &alice, out, sizeof(out), err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "relative"));
+	ck_assert_int_eq(cpk_expand_template("/x/%z", &alice, out, sizeof(out), err, sizeof(err)), -1);
+	ck_assert_int_eq(cpk_expand_template("/x/%", &alice, out, sizeof(out), err, sizeof(err)), -1);
+	ck_assert_int_eq(cpk_expand_template("/%h%h%h%h%h%h%h%h%h%h%h%h", &alice, out, sizeof(out),
+					     err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "too long"));
+}
+END_TEST
+
+START_TEST(state_paths)
+{
+	char out[64];
+
+	ck_assert_int_eq(cpk_state_path("/var/lib/x", "pending", "alice", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "/var/lib/x/pending/alice");
+	ck_assert_int_eq(cpk_state_path("/var/lib/x", "pending", "../etc", out, sizeof(out)), -1);
+	ck_assert_int_eq(cpk_state_path("/var/lib/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+					"pending", "alice", out, sizeof(out)), -1);
+}
+END_TEST
+
+START_TEST(deadlines)
+{
+	struct cpk_deadline dl;
+	long left;
+
+	cpk_deadline_init_ms(&dl, 1500);
+	left = cpk_deadline_remaining_ms(&dl);
+	ck_assert_int_gt(left, 1000);
+	ck_assert_int_le(left, 1500);
+	ck_assert(!cpk_deadline_expired(&dl));
+	cpk_deadline_init_ms(&dl, 0);
+	ck_assert(cpk_deadline_expired(&dl));
+	ck_assert_int_eq(cpk_deadline_remaining_ms(&dl), 0);
+}
+END_TEST
+
+START_TEST(times)
+{
+	char buf[32];
+
+	cpk_format_time(1795946520, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "2026-11-29T10:02:00Z");
+}
+END_TEST
+
+START_TEST(wiping)
+{
+	char *s = strdup("secret");
+	char buf[4] = "abc";
+
+	cpk_free_secret(s);
+	cpk_free_secret(NULL);
+	cpk_wipe(buf, sizeof(buf));
+	ck_assert_int_eq(buf[0] | buf[1] | buf[2], 0);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("util");
+	TCase *tc = tcase_create("util");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, user_names);
+	tcase_add_test(tc, templates);
+	tcase_add_test(tc, state_paths);
+	tcase_add_test(tc, deadlines);
+	tcase_add_test(tc, times);
+	tcase_add_test(tc, wiping);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
