@@ -20,7 +20,7 @@ for t in fuzz_config fuzz_token fuzz_cognito; do
 	cp -r "$top/tests/fuzz/corpus/$t/." "$work/"
 	log=$work/fuzz.log
 	if "$build/tests/fuzz/$t" -max_total_time="$secs" -max_len=65536 -timeout=10 \
-	    -rss_limit_mb=2048 -artifact_prefix="$work/" "$work" >"$log" 2>&1; then
+	    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$work/" "$work" >"$log" 2>&1; then
 		result=ok
 	else
 		result="CRASH (see $log)"
