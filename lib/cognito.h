@@ -20,9 +20,17 @@
 /*
  * The outcome of one operation (after retries).  code is empty on success.
  * On failure code is the Cognito error code (namespace and ":..." cut), or
- * a local one: "TransportError", "Timeout" (deadline), "BodyTooLarge",
- * "InvalidResponse", "InvalidToken" (refused before sending),
- * "InvalidEndpoint".
+ * a local one: "TransportError" (connection, TLS, protocol; message has
+ * curl's text), "Timeout" (the shared deadline ran out), "BodyTooLarge"
+ * (answer over CPK_MAX_BODY), "InvalidResponse" (a 2xx we cannot parse),
+ * "InvalidToken" (token refused before sending), "InvalidEndpoint",
+ * "HTTP<status>" (an error answer that names no code, e.g. an HTML 503).
+ * Arguments the service would refuse anyway (CredentialId over 131072
+ * bytes, a bad ClientId) are refused locally as "InvalidParameterException"
+ * with http_status 0, so that callers treat them as the service's answer.
+ * attempts counts every HTTP attempt of the operation (all pages).
+ * retryable is true when the last failure is one that standard mode
+ * retries (throttling, 5xx, network, Timeout), even if no attempt was left.
  */
 struct cpk_reply {
 	char code[96];
@@ -104,6 +112,24 @@ void cpk_parse_error(const char *body, size_t len, const char *error_type_header
 int cpk_parse_credential_page(const char *body, size_t len, struct cpk_credential_list *l,
 			      char **next_token);
 int cpk_parse_tokens(const char *body, size_t len, struct cpk_tokens *out);
+/*
+ * Retry classification (AWS "standard" mode), exposed for unit tests.
+ * cpk_code_is_throttling: the 14 throttling codes of botocore/JS.
+ * cpk_answer_retryable: an HTTP answer with this (sanitized) code and
+ * status is worth another attempt: throttling, transient codes, 429, 500,
+ * 502, 503, 504.  Never NotAuthorized, ResourceNotFound, InvalidParameter.
+ */
+bool cpk_code_is_throttling(const char *code);
+bool cpk_answer_retryable(const char *code, long http_status);
+/*
+ * Full-jitter backoff before attempt `attempt`+1, in milliseconds:
+ * r * min(base * 2^(attempt-1), 20 s), r in [0,1), base 100 ms for
+ * transient errors and 500 ms for throttling (the pre-2026 JS SDK values).
+ */
+long cpk_backoff_ms(unsigned int attempt, bool throttling, double r);
+/* New TCP connections the client has opened so far (for tests, bench). */
+unsigned int cpk_client_connections(const struct cpk_client *c);
+
 /* Valid AccessToken / RefreshToken on the wire: [A-Za-z0-9_=.-]+ */
 bool cpk_token_syntax_valid(const char *token);
 /* Base64(HMAC-SHA256(secret, username + client_id)), malloc'd. */
