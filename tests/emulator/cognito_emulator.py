@@ -1530,10 +1530,12 @@ def main(argv=None):
     signal.signal(signal.SIGHUP, stop)
     if args.watch_stdin:
         def watch():
+            # os.read, not sys.stdin: a daemon thread blocked inside a buffered
+            # reader's lock aborts the interpreter at exit.
             try:
-                while sys.stdin.buffer.read(4096):
+                while os.read(0, 4096):
                     pass
-            except (OSError, ValueError):
+            except OSError:
                 pass
             stop()
         threading.Thread(target=watch, daemon=True).start()
