@@ -1,2 +1,668 @@
-/* pam_cognito_passkey.c: being written */
+/*
+ * pam_cognito_passkey.c - carry out an administrator's pending passkey
+ * revocations when a user opens a session or changes a password.
+ *
+ * The module does only the fast path: its arguments, the configuration,
+ * and one stat() of state_dir/pending/<user>.  When nothing is pending it
+ * returns PAM_IGNORE without forking.  Everything slow or risky (TLS, DNS,
+ * JSON, the user's files) happens in cognito-passkey-helper, which is run
+ * the way pam_unix runs unix_chkpwd (empty environment, sanitized
+ * descriptors, SIGCHLD shielded from the host) and, unlike unix_chkpwd,
+ * is killed at a hard deadline: a login is never held hostage.
+ *
+ * This file links libcpk_base only (no libcurl, no json-c) and exports
+ * only the pam_sm_* entry points (pam_cognito_passkey.map).
+ */
+#include "audit.h"
+#include "config.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <security/pam_ext.h>
 #include <security/pam_modules.h>
+#include <security/pam_modutil.h>
+
+#ifndef CPK_HELPER_PATH
+#error "CPK_HELPER_PATH must name the installed cognito-passkey-helper"
+#endif
+
+/* On top of `timeout`: the helper's start-up and its last audit lines. */
+#define HELPER_GRACE_MS		2000
+/* The helper's report for notify; more is read and dropped. */
+#define REPORT_MAX		(64 * 1024)
+/* How much of a passkey's name the user is shown. */
+#define NAME_SHOWN_MAX		64
+/* The child's status when execve() failed (the helper never exits so). */
+#define HELPER_EXEC_FAILED	127
+/* Reaping after EOF: how long to sleep between WNOHANG polls. */
+#define REAP_POLL_MS		10
+
+/* What came of a run, before fail=open|closed turns it into a PAM code. */
+enum outcome {
+	OUTCOME_NONE,		/* nothing pending, or nothing we may do */
+	OUTCOME_DONE,		/* everything pending carried out */
+	OUTCOME_FAILED,		/* a request failed for good; nothing stays pending for it */
+	OUTCOME_PENDING,	/* something stays pending (service, token, deadline) */
+	OUTCOME_SYSERR,		/* configuration, helper missing or crashed, ... */
+};
+
+struct module {
+	pam_handle_t *pamh;
+	const char *type;		/* "session" or "password": the helper's argv */
+	bool silent;			/* PAM_SILENT: no messages to the user */
+	bool cfg_loaded;
+	struct cpk_config cfg;
+	struct cpk_log log;
+	const char *user;		/* PAM_USER, validated */
+	char service[65];		/* PAM_SERVICE, reduced to a safe token */
+};
+
+/* The helper as seen from here. */
+struct helper_run {
+	pid_t pid;
+	int fd;				/* read end of its stdout */
+	char *report;			/* what it printed, NUL-terminated */
+	size_t len;
+	bool killed;			/* by our deadline */
+	int status;			/* from waitpid() */
+};
+
+/*----------------------------------------------------------------------
+ * Logging: every line goes through pam_syslog, which prefixes
+ * "pam_cognito_passkey(<service>:<type>): " and uses facility authpriv.
+ */
+
+static void
+emit_pam_syslog(void *ctx, int prio, const char *line)
+{
+	pam_syslog((const pam_handle_t *)ctx, prio, "%s", line);
+}
+
+static void
+log_init(struct module *m, bool debug)
+{
+	memset(&m->log, 0, sizeof(m->log));
+	m->log.emit = emit_pam_syslog;
+	m->log.ctx = m->pamh;
+	m->log.debug = debug;
+	snprintf(m->log.origin, sizeof(m->log.origin), "%s:%s", m->service, m->type);
+}
+
+/*
+ * PAM_SERVICE is chosen by the application: keep only what is safe in an
+ * argv element and in the helper's syslog prefix.
+ */
+static void
+get_service(struct module *m)
+{
+	const void *item = NULL;
+	const char *s;
+	size_t i;
+
+	if (pam_get_item(m->pamh, PAM_SERVICE, &item) != PAM_SUCCESS || item == NULL ||
+	    *(const char *)item == '\0')
+		item = "unknown";
+	s = item;
+	for (i = 0; s[i] != '\0' && i + 1 < sizeof(m->service); i++) {
+		char c = s[i];
+
+		m->service[i] = ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+				 (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
+				 c == '@' || c == '+') ? c : '_';
+	}
+	m->service[i] = '\0';
+}
+
+/*----------------------------------------------------------------------
+ * Configuration.
+ */
+
+/*
+ * The fail mode when the configuration could not be loaded: fail= from
+ * the module arguments wins, else whatever the file said before the bad
+ * line.  So `fail=closed` in /etc/pam.d holds even when the file is broken.
+ */
+static enum cpk_fail_mode
+fallback_fail_mode(enum cpk_fail_mode partial, int argc, const char **argv)
+{
+	enum cpk_fail_mode mode = partial;
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "fail=closed") == 0)
+			mode = CPK_FAIL_CLOSED;
+		else if (strcmp(argv[i], "fail=open") == 0)
+			mode = CPK_FAIL_OPEN;
+	}
+	return mode;
+}
+
+/* Returns 0, or -1 after logging loudly (whatever `debug` says). */
+static int
+load_config(struct module *m, int argc, const char **argv)
+{
+	char err[CPK_ERR_LEN];
+
+	if (cpk_config_init(&m->cfg) < 0) {
+		log_init(m, false);
+		cpk_logmsg(&m->log, LOG_CRIT, "out of memory");
+		m->cfg.fail = fallback_fail_mode(CPK_FAIL_OPEN, argc, argv);
+		return -1;
+	}
+	m->cfg_loaded = true;
+	if (cpk_config_load(&m->cfg, NULL, argc, argv, err, sizeof(err)) < 0) {
+		m->cfg.fail = fallback_fail_mode(m->cfg.fail, argc, argv);
+		log_init(m, false);
+		cpk_logmsg(&m->log, LOG_ALERT, "bad configuration, revocations cannot run: %s", err);
+		return -1;
+	}
+	log_init(m, m->cfg.debug);
+	return 0;
+}
+
+/*----------------------------------------------------------------------
+ * The fast path.
+ */
+
+/*
+ * PAM_USER, never prompted for.  A name that could not be a key of the
+ * state directory, or that NSS does not know, cannot have anything
+ * pending (passkey-revoke refuses to flag it).
+ */
+static bool
+get_user(struct module *m)
+{
+	const void *item = NULL;
+
+	if (pam_get_item(m->pamh, PAM_USER, &item) != PAM_SUCCESS || item == NULL) {
+		cpk_logmsg(&m->log, LOG_DEBUG, "no PAM_USER: nothing to do");
+		return false;
+	}
+	if (!cpk_user_name_valid(item)) {
+		cpk_logmsg(&m->log, LOG_DEBUG, "user name not usable as a state key: nothing to do");
+		return false;
+	}
+	if (pam_modutil_getpwnam(m->pamh, item) == NULL) {
+		cpk_logmsg(&m->log, LOG_DEBUG, "user %s unknown to NSS: nothing to do",
+			   (const char *)item);
+		return false;
+	}
+	m->user = item;
+	return true;
+}
+
+/*
+ * One stat() of state_dir/pending/<user>.  Returns OUTCOME_PENDING when
+ * the file exists (the helper must run), OUTCOME_NONE when it does not
+ * or when a non-root caller cannot see it, OUTCOME_SYSERR otherwise.
+ */
+static enum outcome
+check_pending(struct module *m)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (cpk_state_path(m->cfg.state_dir, "pending", m->user, path, sizeof(path)) < 0) {
+		cpk_logmsg(&m->log, LOG_ERR, "state_dir %s: path too long", m->cfg.state_dir);
+		return OUTCOME_SYSERR;
+	}
+	if (stat(path, &st) == 0) {
+		if (geteuid() != 0) {
+			/* screen lockers and the like: the next root session does it */
+			cpk_logmsg(&m->log, LOG_DEBUG, "revocation pending for %s, "
+				   "but not running as root: left for a later session", m->user);
+			return OUTCOME_NONE;
+		}
+		return OUTCOME_PENDING;
+	}
+	if (errno == ENOENT || errno == ENOTDIR) {
+		cpk_logmsg(&m->log, LOG_DEBUG, "nothing pending for %s", m->user);
+		return OUTCOME_NONE;
+	}
+	if (errno == EACCES && geteuid() != 0) {
+		cpk_logmsg(&m->log, LOG_DEBUG, "state not readable by uid %u: nothing to do",
+			   (unsigned int)geteuid());
+		return OUTCOME_NONE;
+	}
+	cpk_logmsg(&m->log, LOG_ERR, "%s: %s", path, strerror(errno));
+	return OUTCOME_SYSERR;
+}
+
+/*----------------------------------------------------------------------
+ * Running the helper.
+ */
+
+/* helper user service type settings... NULL; free with cpk_argv_free(). */
+static char **
+helper_argv(const struct module *m)
+{
+	char **settings, **argv = NULL;
+	size_t n, i;
+
+	if ((settings = cpk_config_to_argv(&m->cfg)) == NULL)
+		return NULL;
+	for (n = 0; settings[n] != NULL; n++)
+		;
+	if ((argv = calloc(n + 5, sizeof(*argv))) == NULL)
+		goto out;
+	if ((argv[0] = strdup(CPK_HELPER_PATH)) == NULL ||
+	    (argv[1] = strdup(m->user)) == NULL ||
+	    (argv[2] = strdup(m->service)) == NULL ||
+	    (argv[3] = strdup(m->type)) == NULL) {
+		cpk_argv_free(argv);
+		argv = NULL;
+		goto out;
+	}
+	/* move the settings over; the vector keeps its NULL terminator */
+	for (i = 0; i < n; i++) {
+		argv[4 + i] = settings[i];
+		settings[i] = NULL;
+	}
+out:
+	cpk_argv_free(settings);
+	return argv;
+}
+
+/*
+ * In the child, between fork() and execve(): only async-signal-safe
+ * calls (the host may be threaded).  stdout is the pipe, stdin and
+ * stderr /dev/null, every other descriptor closed, the signal mask
+ * cleared, and the environment empty: the helper takes nothing from the
+ * host but its argv.
+ */
+static void __attribute__((noreturn))
+child_exec(pam_handle_t *pamh, int out, char *const argv[])
+{
+	static char *const envp[] = { NULL };
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (out == STDOUT_FILENO) {
+		/* dup2 onto itself would keep O_CLOEXEC */
+		if (fcntl(out, F_SETFD, 0) < 0)
+			_exit(HELPER_EXEC_FAILED);
+	} else if (dup2(out, STDOUT_FILENO) < 0) {
+		_exit(HELPER_EXEC_FAILED);
+	}
+	if (pam_modutil_sanitize_helper_fds(pamh, PAM_MODUTIL_NULL_FD, PAM_MODUTIL_IGNORE_FD,
+					    PAM_MODUTIL_NULL_FD) < 0)
+		_exit(HELPER_EXEC_FAILED);
+	execve(CPK_HELPER_PATH, argv, envp);
+	_exit(HELPER_EXEC_FAILED);
+}
+
+/* Fork and exec; run->pid and run->fd on success.  0 or -1 (logged). */
+static int
+spawn_helper(struct module *m, char *const argv[], struct helper_run *run)
+{
+	int fds[2];
+
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		cpk_logmsg(&m->log, LOG_ERR, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	run->pid = fork();
+	if (run->pid < 0) {
+		cpk_logmsg(&m->log, LOG_ERR, "fork: %s", strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (run->pid == 0)
+		child_exec(m->pamh, fds[1], argv);
+	close(fds[1]);
+	run->fd = fds[0];
+	return 0;
+}
+
+/* Milliseconds to wait in poll(): what is left, capped to an int. */
+static int
+poll_ms(const struct cpk_deadline *dl, long cap)
+{
+	long left = cpk_deadline_remaining_ms(dl);
+
+	if (cap >= 0 && left > cap)
+		left = cap;
+	return left > INT_MAX ? INT_MAX : (int)left;
+}
+
+/*
+ * Read the helper's stdout until EOF or the deadline.  Past REPORT_MAX
+ * the bytes are read and dropped, so that the helper never blocks on a
+ * full pipe.  Returns true on EOF.
+ */
+static bool
+read_report(struct helper_run *run, const struct cpk_deadline *dl)
+{
+	char scratch[4096];
+	struct pollfd pfd = { .fd = run->fd, .events = POLLIN };
+	ssize_t n;
+
+	for (;;) {
+		int r = poll(&pfd, 1, poll_ms(dl, -1));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;	/* deadline, or poll failed: kill it */
+		if (run->report != NULL && run->len < REPORT_MAX)
+			n = read(run->fd, run->report + run->len, REPORT_MAX - run->len);
+		else
+			n = read(run->fd, scratch, sizeof(scratch));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			return n == 0;
+		if (run->report != NULL && run->len < REPORT_MAX) {
+			run->len += (size_t)n;
+			run->report[run->len] = '\0';
+		}
+	}
+}
+
+/* After EOF the helper is exiting: reap it, or give up at the deadline. */
+static bool
+reap_before(struct helper_run *run, const struct cpk_deadline *dl)
+{
+	for (;;) {
+		pid_t r = waitpid(run->pid, &run->status, WNOHANG);
+
+		if (r == run->pid)
+			return true;
+		if (r < 0 && errno != EINTR)
+			return false;
+		if (cpk_deadline_expired(dl))
+			return false;
+		if (r == 0)
+			poll(NULL, 0, poll_ms(dl, REAP_POLL_MS));
+	}
+}
+
+/* SIGKILL cannot be caught: the blocking, EINTR-safe wait is bounded. */
+static void
+kill_and_reap(struct helper_run *run)
+{
+	pid_t r;
+
+	run->killed = true;
+	kill(run->pid, SIGKILL);
+	while ((r = waitpid(run->pid, &run->status, 0)) < 0 && errno == EINTR)
+		;
+	if (r < 0)
+		run->status = -1;
+}
+
+/*
+ * Run the helper under a SIGCHLD disposition of SIG_DFL, so that the
+ * host's handler neither fires nor reaps our child (pam_unix does the
+ * same around unix_chkpwd), and restore the host's handler afterwards.
+ * Returns 0 with run->status (or run->killed), -1 when it could not start.
+ */
+static int
+run_helper(struct module *m, struct helper_run *run)
+{
+	struct sigaction dfl, saved;
+	struct cpk_deadline dl;
+	char **argv;
+	int rc = -1;
+
+	if ((argv = helper_argv(m)) == NULL) {
+		cpk_logmsg(&m->log, LOG_CRIT, "out of memory");
+		return -1;
+	}
+	run->report = malloc(REPORT_MAX + 1);
+	if (run->report != NULL)
+		run->report[0] = '\0';
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	sigaction(SIGCHLD, &dfl, &saved);
+
+	cpk_deadline_init_ms(&dl, (long)m->cfg.timeout * 1000 + HELPER_GRACE_MS);
+	if (spawn_helper(m, argv, run) < 0)
+		goto out;
+	if (!read_report(run, &dl) || !reap_before(run, &dl))
+		kill_and_reap(run);
+	close(run->fd);
+	run->fd = -1;
+	rc = 0;
+out:
+	sigaction(SIGCHLD, &saved, NULL);
+	cpk_argv_free(argv);
+	return rc;
+}
+
+/*----------------------------------------------------------------------
+ * Results.
+ */
+
+/* Printable ASCII only: the name comes from Cognito, the user's terminal is ours. */
+static void
+printable_copy(char *out, size_t len, const char *in, size_t n)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n && o + 1 < len; i++) {
+		unsigned char c = (unsigned char)in[i];
+
+		out[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	out[o] = '\0';
+}
+
+/*
+ * One message per revoked passkey, from the helper's report lines
+ * "deleted\t<name>\t<credential id>".  A nameless passkey is shown by
+ * (the start of) its id.
+ */
+static void
+notify_one(struct module *m, const char *line, const char *end)
+{
+	char shown[NAME_SHOWN_MAX + 1];
+	const char *name = line + 8, *name_end;
+
+	name_end = memchr(name, '\t', (size_t)(end - name));
+	if (name_end == NULL)
+		name_end = end;
+	if (name_end == name && name_end < end) {
+		name = name_end + 1;
+		name_end = end;
+	}
+	printable_copy(shown, sizeof(shown), name, (size_t)(name_end - name));
+	pam_info(m->pamh, "Your passkey \"%s\" was revoked by your administrator.", shown);
+}
+
+static void
+notify_user(struct module *m, const char *report)
+{
+	const char *line, *end;
+
+	for (line = report; *line != '\0'; line = *end == '\n' ? end + 1 : end) {
+		end = line + strcspn(line, "\n");
+		if (strncmp(line, "deleted\t", 8) == 0)
+			notify_one(m, line, end);
+	}
+}
+
+/* What the helper's end means; logs what the helper could not log itself. */
+static enum outcome
+judge_helper(struct module *m, const struct helper_run *run)
+{
+	char detail[64];
+	int code;
+
+	if (run->killed) {
+		snprintf(detail, sizeof(detail), "helper killed after %u s + %u ms",
+			 m->cfg.timeout, (unsigned int)HELPER_GRACE_MS);
+		cpk_audit(&m->log, LOG_ERR, "revocation_deferred", m->user,
+			  "error", "deadline", "detail", detail, NULL);
+		return OUTCOME_PENDING;
+	}
+	if (run->status == -1 || !WIFEXITED(run->status)) {
+		if (run->status != -1 && WIFSIGNALED(run->status))
+			snprintf(detail, sizeof(detail), "helper killed by signal %d",
+				 WTERMSIG(run->status));
+		else
+			snprintf(detail, sizeof(detail), "helper lost (reaped elsewhere)");
+		cpk_audit(&m->log, LOG_ERR, "revocation_deferred", m->user,
+			  "error", "helper_crashed", "detail", detail, NULL);
+		return OUTCOME_SYSERR;
+	}
+	code = WEXITSTATUS(run->status);
+	switch (code) {
+	case 0:
+		return OUTCOME_DONE;
+	case 2:
+		return OUTCOME_PENDING;
+	case 3:
+		return OUTCOME_FAILED;
+	case 1:
+		/* the helper has logged why (configuration, privileges, ...) */
+		return OUTCOME_SYSERR;
+	default:
+		snprintf(detail, sizeof(detail), "%s exit status %d",
+			 code == HELPER_EXEC_FAILED ? "cannot execute helper," : "helper", code);
+		cpk_audit(&m->log, LOG_ERR, "revocation_deferred", m->user,
+			  "error", code == HELPER_EXEC_FAILED ? "helper_exec" : "helper_status",
+			  "detail", detail, NULL);
+		return OUTCOME_SYSERR;
+	}
+}
+
+static enum outcome
+carry_out(struct module *m)
+{
+	struct helper_run run = { .pid = -1, .fd = -1 };
+	enum outcome o;
+
+	if (access(CPK_HELPER_PATH, X_OK) < 0) {
+		cpk_logmsg(&m->log, LOG_ALERT, "%s: %s: revocation for %s cannot run",
+			   CPK_HELPER_PATH, strerror(errno), m->user);
+		return OUTCOME_SYSERR;
+	}
+	cpk_logmsg(&m->log, LOG_DEBUG, "revocation pending for %s: running %s",
+		   m->user, CPK_HELPER_PATH);
+	if (run_helper(m, &run) < 0) {
+		free(run.report);
+		return OUTCOME_SYSERR;
+	}
+	o = judge_helper(m, &run);
+	if (run.report != NULL && m->cfg.notify && !m->silent)
+		notify_user(m, run.report);
+	free(run.report);
+	return o;
+}
+
+/* fail=open|closed decides; DESIGN.md "PAM entry points". */
+static int
+pam_code(const struct module *m, enum outcome o)
+{
+	bool closed = m->cfg.fail == CPK_FAIL_CLOSED;
+	const char *who = m->user != NULL ? m->user : "?";
+
+	switch (o) {
+	case OUTCOME_DONE:
+		return PAM_SUCCESS;
+	case OUTCOME_NONE:
+		return PAM_IGNORE;
+	case OUTCOME_FAILED:
+		cpk_logmsg(&m->log, LOG_ERR, "user %s: a revocation request failed for good "
+			   "(see passkey-revoke -S); continuing", who);
+		return PAM_IGNORE;
+	case OUTCOME_PENDING:
+		cpk_logmsg(&m->log, LOG_ERR, "user %s: revocation still pending; %s (fail=%s)",
+			   who, closed ? "refused" : "continuing", closed ? "closed" : "open");
+		if (!closed)
+			return PAM_IGNORE;
+		return strcmp(m->type, "password") == 0 ? PAM_AUTHTOK_ERR : PAM_SESSION_ERR;
+	case OUTCOME_SYSERR:
+		cpk_logmsg(&m->log, LOG_ERR, "user %s: system error; %s (fail=%s)", who,
+			   closed ? "refused" : "continuing", closed ? "closed" : "open");
+		return closed ? PAM_SYSTEM_ERR : PAM_IGNORE;
+	}
+	return closed ? PAM_SYSTEM_ERR : PAM_IGNORE;
+}
+
+static int
+run_module(pam_handle_t *pamh, int flags, int argc, const char **argv, const char *type)
+{
+	struct module m;
+	enum outcome o;
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	m.pamh = pamh;
+	m.type = type;
+	m.silent = (flags & PAM_SILENT) != 0;
+	get_service(&m);
+
+	if (load_config(&m, argc, argv) < 0)
+		o = OUTCOME_SYSERR;
+	else if (!get_user(&m))
+		o = OUTCOME_NONE;
+	else if ((o = check_pending(&m)) == OUTCOME_PENDING)
+		o = carry_out(&m);
+	rc = pam_code(&m, o);
+	if (m.cfg_loaded)
+		cpk_config_free(&m.cfg);
+	return rc;
+}
+
+/*----------------------------------------------------------------------
+ * Entry points.
+ */
+
+PAM_EXTERN int
+pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	return run_module(pamh, flags, argc, argv, "session");
+}
+
+PAM_EXTERN int
+pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	return PAM_IGNORE;
+}
+
+/* The password stack runs twice: act in the update phase only. */
+PAM_EXTERN int
+pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	if ((flags & PAM_PRELIM_CHECK) || !(flags & PAM_UPDATE_AUTHTOK))
+		return PAM_IGNORE;
+	return run_module(pamh, flags, argc, argv, "password");
+}
+
+PAM_EXTERN int
+pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	return PAM_IGNORE;
+}
+
+PAM_EXTERN int
+pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	return PAM_IGNORE;
+}
+
+PAM_EXTERN int
+pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	return PAM_IGNORE;
+}
