@@ -1,3 +1,168 @@
+/*
+ * Revocation state under state_dir (DESIGN.md, "Revocation state"):
+ *
+ *   state_dir/            root-owned, 0700
+ *     pending/<user>      the user's pending requests, one JSON document;
+ *                         exists only while something is pending (the PAM
+ *                         module's fast path stats exactly this path)
+ *     history/<user>      append-only JSON lines, one event each
+ *     lock/<user>         the per-user lock file (flock); never renamed
+ *                         over and never removed
+ *
+ * Writers hold the user's lock, write pending/.tmp.<user>, fsync, rename
+ * it over pending/<user> and fsync the directory, so a crash at any
+ * instant leaves either the old or the new state.  A pending file that
+ * does not parse is renamed aside to pending/.corrupt.<user>.<epoch>
+ * (names starting with '.' can never be user names) and reported, never
+ * dropped silently.
+ *
+ * Every directory is opened O_DIRECTORY|O_NOFOLLOW and every file is
+ * reached with *at() relative to it: nothing is resolved twice by path.
+ */
 #ifndef CPK_STORE_H
 #define CPK_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "util.h"
+
+#define CPK_STORE_MAX_FILE	(4 * 1024 * 1024)	/* pending file */
+#define CPK_STORE_MAX_REQUESTS	256
+#define CPK_STORE_MAX_IDS	1000	/* credential ids in one request */
+#define CPK_REQUEST_ID_LEN	40
+
+enum cpk_selector {
+	CPK_SEL_ALL,		/* every passkey of the user */
+	CPK_SEL_IDS,		/* these credential ids */
+	CPK_SEL_NAME,		/* FriendlyCredentialName matching a glob (fnmatch) */
+	CPK_SEL_RP,		/* RelyingPartyId equal to this */
+};
+
+/* One revocation request, as flagged by an administrator. */
+struct cpk_request {
+	char id[CPK_REQUEST_ID_LEN];	/* "r-<epoch>-<16 hex>" */
+	enum cpk_selector selector;
+	char **ids;			/* CPK_SEL_IDS: the ids still to do */
+	size_t n_ids;
+	char *pattern;			/* CPK_SEL_NAME glob, CPK_SEL_RP id */
+	char *reason;			/* may be NULL */
+	char *actor;			/* who asked */
+	int64_t requested_at;
+	unsigned int attempts;		/* runs that left it pending */
+	int64_t last_attempt_at;	/* 0: never */
+	char *last_error;		/* Cognito code or local rule; may be NULL */
+	char *last_detail;		/* may be NULL */
+};
+
+struct cpk_pending {
+	struct cpk_request *items;
+	size_t n;
+};
+
+/*
+ * One history line.  NULL strings and negative counts are left out.
+ * event is one of requested, deleted, absent, deferred, failed,
+ * cancelled, completed, would_delete (dry run is never written, but the
+ * command prints it in the same shape).
+ */
+struct cpk_event {
+	int64_t time;
+	const char *event;
+	const char *request;		/* our request id */
+	const char *actor;		/* who asked for the revocation */
+	const char *run_by;		/* who carried it out: "root", "pam:sshd" */
+	const char *reason;
+	const char *selector;		/* "all", "ids", "name:GLOB", "rp:RPID" */
+	const char *credential;
+	const char *name;
+	const char *cognito_request;	/* x-amzn-RequestId */
+	const char *error;
+	const char *detail;
+	long deleted, absent, failed;	/* completed/failed: counts */
+	long attempts;			/* deferred */
+};
+
+struct cpk_store;
+
+enum {
+	CPK_STORE_CREATE = 1,	/* create state_dir and its subdirectories */
+};
+
+/*
+ * Open state_dir.  Refuses, with a message in err, a state_dir (or
+ * subdirectory) that is a symlink, not a directory, not owned by root
+ * (or by the caller, for tests run without root), or accessible by group
+ * or others.  Without CPK_STORE_CREATE a missing state_dir fails with
+ * errno ENOENT (the caller reads that as "nothing pending").  Returns 0
+ * or -1.
+ */
+int cpk_store_open(struct cpk_store **out, const char *state_dir, int flags,
+		   char *err, size_t errlen);
+void cpk_store_close(struct cpk_store *st);
+const char *cpk_store_path(const struct cpk_store *st);
+
+/*
+ * Take the user's lock (flock LOCK_EX on lock/<user>), waiting at most
+ * wait_ms.  Returns the lock descriptor, or -1: errno EWOULDBLOCK when
+ * another run holds it past wait_ms.  Release with cpk_store_unlock().
+ */
+int cpk_store_lock(struct cpk_store *st, const char *user, long wait_ms,
+		   char *err, size_t errlen);
+void cpk_store_unlock(int lockfd);
+
+/*
+ * Load the user's pending requests; an absent file is p->n == 0 and
+ * returns 0.  A file that does not parse is renamed aside, reported in
+ * err, and -1 is returned with errno EBADMSG.  Call with the lock held
+ * (or accept a snapshot, as the status display does).
+ */
+int cpk_pending_load(struct cpk_store *st, const char *user, struct cpk_pending *p,
+		     char *err, size_t errlen);
+/* Atomically replace pending/<user>; p->n == 0 removes it.  Lock held. */
+int cpk_pending_save(struct cpk_store *st, const char *user, const struct cpk_pending *p,
+		     char *err, size_t errlen);
+/* 1 when pending/<user> exists, 0 when not, -1 on error. */
+int cpk_pending_exists(struct cpk_store *st, const char *user);
+void cpk_pending_free(struct cpk_pending *p);
+/* Append r (its contents are moved; r is left zeroed).  0 or -1. */
+int cpk_pending_add(struct cpk_pending *p, struct cpk_request *r);
+/* Remove items[i], freeing it. */
+void cpk_pending_remove(struct cpk_pending *p, size_t i);
+
+/* A fresh request: id and requested_at set, everything else empty. */
+int cpk_request_init(struct cpk_request *r, enum cpk_selector sel, const char *actor);
+void cpk_request_free(struct cpk_request *r);
+/* Remove ids[i] from an ids request. */
+void cpk_request_drop_id(struct cpk_request *r, size_t i);
+/* Record a run that left r pending.  NULL detail is fine. */
+int cpk_request_defer(struct cpk_request *r, const char *error, const char *detail,
+		      int64_t now);
+/* "all", "ids", "name:GLOB", "rp:RPID" */
+void cpk_selector_describe(const struct cpk_request *r, char *buf, size_t len);
+const char *cpk_selector_name(enum cpk_selector sel);
+
+/* Append one event to history/<user> (O_APPEND, fsync). */
+int cpk_history_append(struct cpk_store *st, const char *user, const struct cpk_event *ev,
+		       char *err, size_t errlen);
+/*
+ * Call fn for every well-formed line of history/<user>, in order, with the
+ * line itself (a JSON object, no newline) and its parsed event (strings
+ * valid only during the call).  A missing history is no line and 0.
+ * Lines that do not parse (a crash cut them) are skipped.  fn returns 0
+ * to go on.
+ */
+typedef int (*cpk_history_fn)(void *ctx, const char *json, const struct cpk_event *ev);
+int cpk_history_read(struct cpk_store *st, const char *user, cpk_history_fn fn, void *ctx,
+		     char *err, size_t errlen);
+
+/*
+ * Every user with state (pending or history), sorted, NULL-terminated;
+ * free with cpk_argv_free().  Entries that are not valid user names are
+ * skipped.
+ */
+int cpk_store_users(struct cpk_store *st, char ***users, char *err, size_t errlen);
+/* Newest pending/.corrupt.<user>.* name into buf; 1 found, 0 none, -1 error. */
+int cpk_store_corrupt_file(struct cpk_store *st, const char *user, char *buf, size_t len);
+
 #endif
