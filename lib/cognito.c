@@ -1180,6 +1180,28 @@ client_id_valid(const char *s)
 	return n >= 1 && n <= 128;
 }
 
+/*
+ * Success of an operation without output: an empty body (what the API
+ * reference says) or a JSON object ({}, what Smithy requires clients to
+ * accept).  Anything else means we are not talking to Cognito.
+ */
+static bool
+empty_output_valid(const char *body, size_t len)
+{
+	struct json_object *o;
+	size_t i;
+	bool ok;
+
+	for (i = 0; i < len && isspace((unsigned char)body[i]); i++)
+		;
+	if (i == len)
+		return true;
+	o = parse_json(body, len);
+	ok = o != NULL && json_object_is_type(o, json_type_object);
+	json_object_put(o);
+	return ok;
+}
+
 int
 cpk_delete_credential(struct cpk_client *c, const char *access_token,
 		      const char *credential_id, struct cpk_reply *reply)
@@ -1200,8 +1222,14 @@ cpk_delete_credential(struct cpk_client *c, const char *access_token,
 		oom(reply);
 		goto out;
 	}
-	/* Success is an empty body or {}: nothing to parse. */
-	ret = call(c, "DeleteWebAuthnCredential", &req, reply);
+	if (call(c, "DeleteWebAuthnCredential", &req, reply) < 0)
+		goto out;
+	if (!empty_output_valid(c->resp.p, c->resp.len)) {
+		reply_set(reply, "InvalidResponse", false,
+			  "DeleteWebAuthnCredential answered 2xx with a body that is not JSON");
+		goto out;
+	}
+	ret = 0;
 out:
 	buf_free(&req);
 	buf_wipe(&c->resp);
