@@ -1,0 +1,46 @@
+#!/bin/bash
+# The bash completion of passkey-revoke: options, user names with state,
+# every account for a flag, credential ids from `passkey-revoke -L USER`.
+# passkey-revoke is replaced by a function with fixed answers.
+set -u
+srcdir=${srcdir:-$(dirname "$0")}
+status=0
+
+passkey-revoke() {
+	case "$*" in
+	"-S -A") printf 'alice pending 2 requests since 2026-11-29T10:02Z\nbob done\n' ;;
+	"-L alice") printf 'AbC123_-x "YubiKey 5C" example.com\ndEf456 phone example.com\n' ;;
+	*) return 1 ;;
+	esac
+}
+# shellcheck source=../../conf/bash-completion/passkey-revoke
+. "$srcdir/../../conf/bash-completion/passkey-revoke" || exit 1
+
+expect() {	# expect "WANT" WORD...: completing the last WORD offers WANT
+	local want=$1
+	shift
+	COMP_WORDS=("$@")
+	COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+	COMPREPLY=()
+	_passkey_revoke
+	if [[ "${COMPREPLY[*]}" == "$want" ]]; then
+		echo "ok: [$*] -> $want"
+	else
+		echo "FAIL: [$*] -> '${COMPREPLY[*]}', want '$want'"
+		status=1
+	fi
+}
+
+expect "--run-pending" passkey-revoke --run
+expect "--rp --run-pending --rate" passkey-revoke --r
+expect "alice bob" passkey-revoke -d ""
+expect "alice bob" passkey-revoke -S ""
+expect "alice" passkey-revoke -x al
+expect "AbC123_-x dEf456" passkey-revoke alice -c ""
+expect "dEf456" passkey-revoke -c AbC123_-x -r "lost key" alice -c d
+expect "" passkey-revoke -c ""
+expect "root" passkey-revoke -a roo
+expect "" passkey-revoke -a alice ""
+expect "" passkey-revoke -r ""
+expect "1 2 4 8 16" passkey-revoke --run-pending -j ""
+exit $status
