@@ -225,9 +225,6 @@ def redact(value):
     return "<redacted sha256:%s>" % hashlib.sha256(value.encode("utf-8")).hexdigest()[:16]
 
 
-def token_sha(value):
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:16]
-
 
 SENSITIVE_KEYS = {"AccessToken", "RefreshToken", "Token", "ClientSecret", "Session",
                   "UserContextData"}
@@ -408,11 +405,11 @@ def parse_fault(text):
         if not 0 <= value <= 3600 or mode not in ("", "close", "reset"):
             raise ValueError("hang:SECONDS[:close|:reset], 0..3600 seconds")
         return ("hang", (value, mode or None))
-    if head == "garbage":
+    if head in ("garbage", "binary"):
         status = int(rest) if rest.isdigit() else (200 if not rest else None)
         if status is None or not 100 <= status <= 599:
-            raise ValueError("garbage[:STATUS]")
-        return ("garbage", (status,))
+            raise ValueError("%s[:STATUS]" % head)
+        return (head, (status,))
     if head == "http":
         if not rest.isdigit() or not 100 <= int(rest) <= 599:
             raise ValueError("http:STATUS")
@@ -1344,7 +1341,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 extra.append(("x-amzn-ErrorType", code + ERROR_TYPE_SUFFIX))
         elif kind == "garbage":
             status = args[0]
-            payload = b"\x00\xff<html>not json \xfe{\"__type\":"
+            payload = b"<html>Not JSON at all {\"__type\": \"NotAuthorizedExcep"
+        elif kind == "binary":
+            status = args[0]
+            payload = b"\x00\xff\xfe{\"__type\":\x00\x80 not UTF-8, not JSON"
         elif kind == "http":
             status = args[0]
             content_type = "text/html"

@@ -382,7 +382,11 @@ class Faults(Base):
                              status=500 if code == "InternalErrorException" else 400)
 
     def test_garbage_http_oversize(self):
-        EMU.faults("GetUser", "garbage", "garbage:500", "http:503", "oversize")
+        EMU.faults("GetUser", "binary", "garbage", "garbage:500", "http:503", "oversize")
+        status, headers, body = EMU.call("GetUser", {"AccessToken": self.at})
+        self.assertEqual(status, 200)
+        self.assertIn(b"\x00", body)
+        self.assertRaises(UnicodeDecodeError, body.decode, "utf-8")
         status, headers, body = EMU.call("GetUser", {"AccessToken": self.at})
         self.assertEqual(status, 200)
         self.assertRaises(ValueError, lambda: json.loads(body))
