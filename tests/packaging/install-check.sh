@@ -70,6 +70,7 @@ want "$sbindir/passkey-revoke" 755
 want "$sysconfdir/security/pam_cognito_passkey.conf" 644
 want "$mandir/man8/pam_cognito_passkey.8" 644
 want "$mandir/man8/passkey-revoke.8" 644
+want "$mandir/man8/cognito-passkey-helper.8" 644
 want "$mandir/man5/pam_cognito_passkey.conf.5" 644
 if [ -f "$top_srcdir/conf/pam-configs/cognito-passkey" ]; then
 	want "$pamconfigsdir/cognito-passkey" 644
