@@ -13,7 +13,8 @@
 #       1 on any other failure (the log is shown on stderr).
 #   emu_stop
 #       SIGTERM, wait up to 10 s, then SIGKILL.  Returns the emulator's exit
-#       status (0 after a clean shutdown).  Safe to call twice or from a trap.
+#       status (0 after a clean shutdown).  Safe to call twice; in an EXIT trap
+#       under set -e write `emu_stop || true`.
 #   emu_ctl METHOD PATH [JSON]
 #       Control interface call (tests/emulator/emuctl.py): prints the JSON answer;
 #       status 0 for 2xx, 1 other HTTP status, 2 usage, 3 connection/TLS failure.
@@ -155,8 +156,8 @@ emu_start() {
 	if [ -z "$port" ]; then
 		echo "emu_start: the emulator did not start; its log:" >&2
 		cat "$dir/emulator.log" >&2
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
 		return 1
 	fi
 	export EMU_PID=$pid EMU_PORT=$port EMU_URL="https://127.0.0.1:$port/"
@@ -168,7 +169,7 @@ emu_stop() {
 	local pid=${EMU_PID:-} i=0 rc=0
 	[ -n "$pid" ] || return 0
 	if kill -0 "$pid" 2>/dev/null; then
-		kill -TERM "$pid" 2>/dev/null
+		kill -TERM "$pid" 2>/dev/null || true
 		# bash reaps its children as they exit, so kill -0 fails once it is gone
 		while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 100 ]; do
 			sleep 0.1
@@ -176,7 +177,7 @@ emu_stop() {
 		done
 		if [ "$i" -ge 100 ]; then
 			echo "emu_stop: emulator $pid ignored SIGTERM; killing it" >&2
-			kill -KILL "$pid" 2>/dev/null
+			kill -KILL "$pid" 2>/dev/null || true
 		fi
 	fi
 	wait "$pid" 2>/dev/null || rc=$?
