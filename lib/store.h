@@ -53,6 +53,8 @@ struct cpk_request {
 	int64_t last_attempt_at;	/* 0: never */
 	char *last_error;		/* Cognito code or local rule; may be NULL */
 	char *last_detail;		/* may be NULL */
+	/* this run's outcomes (the engine's bookkeeping; not stored) */
+	unsigned int run_deleted, run_absent, run_failed;
 };
 
 struct cpk_pending {
