@@ -339,7 +339,12 @@ e2e_need_engine() {
 	if ! nm "$CPK_HELPER" 2>/dev/null | grep -q ' T cpk_revoke_user$'; then
 		e2e_skip "the helper has no revocation engine yet (lib/revoke.c)"
 	fi
-	[ -x "${CPK_PASSKEY_REVOKE:-}" ] || e2e_skip "passkey-revoke not built"
+	"${CPK_PASSKEY_REVOKE:-false}" -V >/dev/null 2>&1 || e2e_skip "passkey-revoke not built yet"
+}
+
+e2e_have_engine() {
+	nm "$CPK_HELPER" 2>/dev/null | grep -q ' T cpk_revoke_user$' &&
+		"${CPK_PASSKEY_REVOKE:-false}" -V >/dev/null 2>&1
 }
 
 # e2e_emulator: start the emulator with HTTPS and a throw-away CA.
@@ -366,6 +371,11 @@ e2e_token() {
 	chown -R "$user:$user" "$home/.cache"
 	chmod 0700 "$home/.cache" "$dir"
 	chmod 0600 "$dir/tokens.json"
+}
+
+# e2e_user USER PASSKEY-JSON-LIST: create USER in the emulator with these passkeys.
+e2e_user() {
+	emu_ctl POST users "{\"Username\": \"$1\", \"Passkeys\": ${2:-[]}}" >/dev/null
 }
 
 # e2e_passkey_count USER: passkeys USER has in the emulator.
