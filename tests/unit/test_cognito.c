@@ -3,11 +3,16 @@
  * against the local emulator over HTTPS with a throw-away CA (when EMU_URL
  * and EMU_CA are set; tests/unit/cognito.test starts the emulator).
  */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <json-c/json.h>
@@ -371,6 +376,211 @@ START_TEST(backoff)
 	}
 	ck_assert_int_eq(cpk_backoff_ms(64, true, 0.5), 10000);
 	ck_assert_int_eq(cpk_backoff_ms(UINT32_MAX, false, 0.5), 10000);
+}
+END_TEST
+
+/* ====================================================================== */
+/* a one-shot plain-HTTP server on loopback, for answers the emulator      */
+/* cannot give (no Content-Length, chunked, interim 1xx)                  */
+
+struct one_shot {
+	int lfd;
+	const char *head;	/* status line and headers, with the blank line */
+	size_t filler;		/* then this many 'x' bytes (0: none) */
+	bool chunked;		/* filler in 64 KiB chunks */
+	const char *tail;	/* then this, if not NULL */
+	pthread_t th;
+};
+
+static void
+write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+
+		if (w <= 0)
+			return;	/* the client gave up: fine */
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void *
+one_shot_serve(void *arg)
+{
+	struct one_shot *o = arg;
+	char req[8192], chunk[65536], line[32];
+	size_t got = 0, left;
+	int fd = accept(o->lfd, NULL, NULL);
+
+	if (fd < 0)
+		return NULL;
+	/* read the request head (the body is small and follows it) */
+	while (got < sizeof(req) - 1 && strstr(req, "\r\n\r\n") == NULL) {
+		ssize_t r = recv(fd, req + got, sizeof(req) - 1 - got, 0);
+
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		req[got] = '\0';
+	}
+	write_all(fd, o->head, strlen(o->head));
+	memset(chunk, 'x', sizeof(chunk));
+	for (left = o->filler; left > 0;) {
+		size_t n = left < sizeof(chunk) ? left : sizeof(chunk);
+
+		if (o->chunked) {
+			snprintf(line, sizeof(line), "%zx\r\n", n);
+			write_all(fd, line, strlen(line));
+		}
+		write_all(fd, chunk, n);
+		if (o->chunked)
+			write_all(fd, "\r\n", 2);
+		left -= n;
+	}
+	if (o->chunked)
+		write_all(fd, "0\r\n\r\n", 5);
+	if (o->tail != NULL)
+		write_all(fd, o->tail, strlen(o->tail));
+	shutdown(fd, SHUT_WR);
+	/* drain until the client closes, so that it sees our bytes, not RST */
+	while (recv(fd, req, sizeof(req), 0) > 0)
+		;
+	close(fd);
+	return NULL;
+}
+
+/* Starts the server; returns a client for http://127.0.0.1:PORT/. */
+static struct cpk_client *
+one_shot_start(struct one_shot *o, struct cpk_config **cfgp, struct cpk_deadline *d)
+{
+	struct sockaddr_in a;
+	socklen_t alen = sizeof(a);
+	struct cpk_config *c = cfg_new();
+	struct cpk_client *cli = NULL;
+	struct cpk_reply r;
+	char url[64];
+
+	o->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(o->lfd, 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(o->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(o->lfd, 4), 0);
+	ck_assert_int_eq(getsockname(o->lfd, (struct sockaddr *)&a, &alen), 0);
+	ck_assert_int_eq(pthread_create(&o->th, NULL, one_shot_serve, o), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", (unsigned int)ntohs(a.sin_port));
+	set(&c->endpoint_url, url);
+	c->max_attempts = 1;
+	cpk_deadline_init_ms(d, 10000);
+	ck_assert_msg(cpk_client_new(&cli, c, NULL, d, &r) == 0, "%s: %s", r.code, r.message);
+	*cfgp = c;
+	return cli;
+}
+
+static void
+one_shot_end(struct one_shot *o, struct cpk_client *cli, struct cpk_config *c)
+{
+	cpk_client_free(cli);	/* closes our side: the server's drain ends */
+	pthread_join(o->th, NULL);
+	close(o->lfd);
+	cpk_config_free(c);
+}
+
+static struct cpk_reply
+one_shot_list(struct one_shot *o)
+{
+	struct cpk_credential_list l = { NULL, 0 };
+	struct cpk_config *c;
+	struct cpk_deadline d;
+	struct cpk_client *cli = one_shot_start(o, &c, &d);
+	struct cpk_reply r;
+
+	if (cpk_list_credentials(cli, "a.b.c", &l, &r) == 0) {
+		cpk_credential_list_free(&l);
+		memset(&r, 0, sizeof(r));
+	}
+	one_shot_end(o, cli, c);
+	return r;
+}
+
+/* The 1 MiB cap holds when no Content-Length announces the size. */
+START_TEST(oversized_without_length)
+{
+	struct one_shot o = { .head = "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\n"
+				      "Connection: close\r\n\r\n{\"Credentials\":[],\"P\":\"",
+			      .filler = 2 * 1024 * 1024, .tail = "\"}" };
+	struct cpk_reply r = one_shot_list(&o);
+
+	ck_assert_str_eq(r.code, "BodyTooLarge");
+	ck_assert(!r.retryable);
+}
+END_TEST
+
+START_TEST(oversized_chunked)
+{
+	struct one_shot o = { .head = "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\n"
+				      "Transfer-Encoding: chunked\r\n\r\n",
+			      .filler = 2 * 1024 * 1024, .chunked = true };
+	struct cpk_reply r = one_shot_list(&o);
+
+	ck_assert_str_eq(r.code, "BodyTooLarge");
+}
+END_TEST
+
+/* Just under the cap is fine (and http:// to loopback works). */
+START_TEST(large_but_allowed)
+{
+	struct one_shot o = { .head = "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\n"
+				      "Transfer-Encoding: chunked\r\n\r\n",
+			      .filler = 0, .chunked = false };
+	static char body[CPK_MAX_BODY - 64];
+	char *chunked;
+	struct cpk_reply r;
+	size_t n;
+
+	memset(body, ' ', sizeof(body) - 1);
+	body[sizeof(body) - 1] = '\0';
+	memcpy(body, "{\"Credentials\":[{\"CredentialId\":\"Z\"}]", 37);
+	body[sizeof(body) - 2] = '}';
+	n = strlen(body);
+	chunked = malloc(n + 64);
+	snprintf(chunked, n + 64, "%zx\r\n%s\r\n0\r\n\r\n", n, body);
+	o.tail = chunked;
+	r = one_shot_list(&o);
+	ck_assert_msg(r.code[0] == '\0', "%s: %s", r.code, r.message);
+	free(chunked);
+}
+END_TEST
+
+/* Headers of an interim 1xx answer are forgotten: the final one counts. */
+START_TEST(interim_answer_headers)
+{
+	struct one_shot o = { .head = "HTTP/1.1 100 Continue\r\nx-amzn-RequestId: interim\r\n"
+				      "x-amzn-ErrorType: ThrottlingException\r\n\r\n"
+				      "HTTP/1.1 400 Bad Request\r\nContent-Length: 15\r\n"
+				      "x-amzn-errortype:  NotAuthorizedException:http://internal.amazon.com/x/ \r\n"
+				      "\r\n{\"message\":\"m\"}" };
+	struct cpk_reply r = one_shot_list(&o);
+
+	ck_assert_str_eq(r.code, "NotAuthorizedException");
+	ck_assert_str_eq(r.request_id, "");	/* not the interim one */
+	ck_assert_str_eq(r.message, "m");
+	ck_assert_int_eq(r.http_status, 400);
+	ck_assert(!r.retryable);
+}
+END_TEST
+
+/* Throttled with only {"message":"Rate exceeded"} (amplify-js#6767). */
+START_TEST(rate_exceeded_without_code)
+{
+	struct one_shot o = { .head = "HTTP/1.1 400 Bad Request\r\nContent-Length: 27\r\n\r\n"
+				      "{\"message\":\"Rate exceeded\"}" };
+	struct cpk_reply r = one_shot_list(&o);
+
+	ck_assert_str_eq(r.code, "TooManyRequestsException");
+	ck_assert(r.retryable);
 }
 END_TEST
 
@@ -1121,6 +1331,14 @@ cognito_suite(void)
 	tcase_add_test(tc, plain_http_refused_before_connecting);
 	tcase_add_test(tc, retry_classification);
 	tcase_add_test(tc, backoff);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("loopback");
+	tcase_add_test(tc, oversized_without_length);
+	tcase_add_test(tc, oversized_chunked);
+	tcase_add_test(tc, large_but_allowed);
+	tcase_add_test(tc, interim_answer_headers);
+	tcase_add_test(tc, rate_exceeded_without_code);
 	suite_add_tcase(s, tc);
 
 	emu_url = getenv("EMU_URL");
