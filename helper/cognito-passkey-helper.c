@@ -35,12 +35,6 @@
 #include <syslog.h>
 #include <unistd.h>
 
-/*
- * TEMPORARY, until lib/revoke.c carries the engine: a weak reference keeps
- * the tree linking.  Remove together with the check in main().
- */
-#pragma weak cpk_revoke_user
-
 #define HELPER_IDENT	"cognito-passkey-helper"
 #define SERVICE_MAX	64
 
@@ -161,10 +155,6 @@ main(int argc, char **argv)
 	opts.deadline = &dl;
 	opts.report = stdout;
 	memset(&res, 0, sizeof(res));
-	if (cpk_revoke_user == NULL) {
-		cpk_logmsg(&log, LOG_ALERT, "engine not built in");
-		goto out;
-	}
 	status = cpk_revoke_user(&cfg, &log, user, &opts, &res);
 	if (status < CPK_DONE || status > CPK_FAILED)
 		status = CPK_USAGE;

@@ -63,8 +63,11 @@ struct run {
 static void
 set_stop(struct run *r, const char *code, const char *detail)
 {
-	snprintf(r->stop_code, sizeof(r->stop_code), "%s", code != NULL ? code : "Error");
-	snprintf(r->stop_detail, sizeof(r->stop_detail), "%s", detail != NULL ? detail : "");
+	/* defer_all() may pass r's own buffers back: snprintf onto itself is undefined */
+	if (code != r->stop_code)
+		snprintf(r->stop_code, sizeof(r->stop_code), "%s", code != NULL ? code : "Error");
+	if (detail != r->stop_detail)
+		snprintf(r->stop_detail, sizeof(r->stop_detail), "%s", detail != NULL ? detail : "");
 }
 
 static void
