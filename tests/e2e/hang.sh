@@ -32,7 +32,8 @@ e2e_check "returned within timeout + 2 s ($(e2e_elapsed open_session) ms)" withi
 e2e_check "the helper is gone" e2e_out_has '^children none$'
 e2e_check "revocation still pending" [ -f "$E2E_STATE/pending/alice" ]
 e2e_check "passkeys untouched" [ "$(e2e_passkey_count alice)" = 2 ]
-e2e_check "deferral audited" e2e_log_has 'event=revocation_deferred user=alice'
+e2e_check "deferral audited with its cause" \
+	e2e_log_has 'pam_cognito_passkey\(sshd:session\): event=revocation_deferred user=alice error=[A-Za-z]'
 
 hang_all
 e2e_drive sshd-closed alice open_session
