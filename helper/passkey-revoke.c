@@ -794,7 +794,7 @@ status_line(const char *user, const struct user_status *us)
 		short_time(us->at, t, sizeof(t));
 		printf(" %s", t);
 	}
-	if (us->sum.any)
+	if (us->sum.any && strcmp(us->state, "pending") != 0)
 		printf(" deleted=%ld absent=%ld failed=%ld", us->sum.deleted, us->sum.absent,
 		       us->sum.failed);
 	if (strcmp(us->state, "failed") == 0 && us->sum.last_failure[0] != '\0')
