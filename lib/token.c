@@ -173,7 +173,10 @@ fail:
 
 /*
  * Strict JSON of exactly len bytes (trailing white space allowed), nesting
- * at most depth.  Returns the object, or NULL with a reason in why.
+ * at most depth, valid UTF-8.  json-c's strict mode still lets a few
+ * extensions through ('single-quoted' names, NaN, Infinity): harmless here,
+ * the values that matter are type- and range-checked after parsing.
+ * Returns the object, or NULL with a reason in why.
  */
 static json_object *
 parse_json(const char *buf, size_t len, int depth, const char **why)
@@ -530,6 +533,7 @@ cpk_token_parse(const char *buf, size_t len, struct cpk_token_cache **out,
 	const char *nl;
 
 	*out = NULL;
+	memset(reply, 0, sizeof(*reply));
 	if (len > CPK_TOKEN_MAX_FILE) {
 		set_error(reply, "too_large", "the token cache is larger than %d bytes",
 			  CPK_TOKEN_MAX_FILE);
@@ -1093,7 +1097,9 @@ cpk_token_refresh(const struct cpk_config *cfg, const struct passwd *pw,
 	memset(&nt, 0, sizeof(nt));
 	memset(&nc, 0, sizeof(nc));
 	memset(&jwt_reply, 0, sizeof(jwt_reply));
-	memset(reply, 0, sizeof(*reply));
+	/* a token we would refuse gets no request either, not even a refresh */
+	if (cpk_token_check(cfg, pw, tc, reply) != 0)
+		return -1;
 	if (!cfg->refresh) {
 		set_error(reply, "expired", "the access token has expired and refresh = no");
 		return -1;

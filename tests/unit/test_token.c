@@ -1,0 +1,1621 @@
+/*
+ * lib/token.c and lib/privs.c.
+ *
+ * pure:   formats, JWT decoding, claim rules, absurd input (always run).
+ * files:  the refusal cases created for real, as root, against files of
+ *         the sandbox users (tests/sandbox.sh; SANDBOX set, alice and bob
+ *         resolvable): run by token.test.
+ * emu:    refresh and write-back against the local emulator (EMU_URL,
+ *         EMU_CA), inside the sandbox too.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+#include <openssl/evp.h>
+
+#include "cognito.h"
+#include "config.h"
+#include "privs.h"
+#include "token.h"
+#include "util.h"
+
+#define ISS "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example"
+#define SCOPE "aws.cognito.signin.user.admin"
+
+/* ====================================================================== */
+/* helpers                                                                */
+
+static char *
+xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	ck_assert_int_ge(n, 0);
+	return s;
+}
+
+/* base64url without padding, of len bytes */
+static char *
+b64url_n(const void *data, size_t len)
+{
+	unsigned char *out = malloc(len / 3 * 4 + 8);
+	char *p;
+	int n;
+
+	ck_assert_ptr_nonnull(out);
+	n = EVP_EncodeBlock(out, data, (int)len);
+	ck_assert_int_ge(n, 0);
+	for (p = (char *)out; *p != '\0'; p++) {
+		if (*p == '+')
+			*p = '-';
+		else if (*p == '/')
+			*p = '_';
+		else if (*p == '=')
+			*p = '\0';
+	}
+	return (char *)out;
+}
+
+static char *
+b64url(const char *s)
+{
+	return b64url_n(s, strlen(s));
+}
+
+/* A JWS with the given payload text (signature: any base64url). */
+static char *
+jwt_of(const char *payload)
+{
+	char *h = b64url("{\"kid\":\"k1\",\"alg\":\"RS256\"}");
+	char *p = b64url(payload);
+	char *j = xasprintf("%s.%s.c2lnbmF0dXJl", h, p);
+
+	free(h);
+	free(p);
+	return j;
+}
+
+/* Claims text; NULL members are left out. exp is a JSON literal. */
+static char *
+claims_text(const char *token_use, const char *scope, const char *iss, const char *exp,
+	    const char *username)
+{
+	char *s = xasprintf("{\"sub\":\"9b1c\",\"client_id\":\"1example23456789emulatorab\""
+			    "%s%s%s%s%s%s%s%s%s%s%s%s,\"iat\":1700000000,\"jti\":\"x\"}",
+			    token_use ? ",\"token_use\":\"" : "", token_use ? token_use : "",
+			    token_use ? "\"" : "",
+			    scope ? ",\"scope\":\"" : "", scope ? scope : "", scope ? "\"" : "",
+			    iss ? ",\"iss\":\"" : "", iss ? iss : "", iss ? "\"" : "",
+			    username ? ",\"username\":\"" : "", username ? username : "",
+			    username ? "\"" : "");
+	char *t;
+
+	/* append exp before the closing brace */
+	t = xasprintf("%.*s,\"exp\":%s}", (int)(strlen(s) - 1), s, exp);
+	free(s);
+	return t;
+}
+
+static char *
+future_exp(void)
+{
+	return xasprintf("%lld", (long long)(cpk_now() + 3600));
+}
+
+/* The access token of a standard, valid, unexpired token. */
+static char *
+good_jwt(void)
+{
+	char *exp = future_exp();
+	char *c = claims_text("access", SCOPE, ISS, exp, "alice");
+	char *j = jwt_of(c);
+
+	free(exp);
+	free(c);
+	return j;
+}
+
+/* Parse, return the code ("" on success); *out kept when asked. */
+static char code_buf[96];
+
+static const char *
+parse_code(const char *doc, struct cpk_token_cache **keep)
+{
+	struct cpk_token_cache *tc = NULL;
+	struct cpk_reply r;
+	int rc;
+
+	memset(&r, 'X', sizeof(r));
+	rc = cpk_token_parse(doc, strlen(doc), &tc, &r);
+	if (rc == 0) {
+		ck_assert_ptr_nonnull(tc);
+		ck_assert_str_eq(r.code, "");
+		if (keep != NULL)
+			*keep = tc;
+		else
+			cpk_token_free(tc);
+	} else {
+		ck_assert_ptr_null(tc);
+		ck_assert_str_ne(r.code, "");
+		ck_assert_str_ne(r.message, "");
+	}
+	snprintf(code_buf, sizeof(code_buf), "%s", rc == 0 ? "" : r.code);
+	return code_buf;
+}
+
+static const char *
+jwt_code(const char *jwt)
+{
+	struct cpk_claims c;
+	struct cpk_reply r;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	rc = cpk_jwt_claims(jwt, &c, &r);
+	if (rc == 0) {
+		cpk_claims_free(&c);
+		return "";
+	}
+	/* nothing left behind on failure */
+	ck_assert_ptr_null(c.iss);
+	ck_assert_int_eq(c.exp, 0);
+	snprintf(code_buf, sizeof(code_buf), "%s", r.code);
+	return code_buf;
+}
+
+static const char *
+payload_code(const char *payload)
+{
+	char *j = jwt_of(payload);
+	const char *c = jwt_code(j);
+
+	free(j);
+	return c;
+}
+
+static char alice_name[] = "alice", alice_dir[] = "/home/alice", alice_shell[] = "/bin/sh";
+static struct passwd alice_pw = {
+	.pw_name = alice_name, .pw_uid = 4001, .pw_gid = 4001,
+	.pw_dir = alice_dir, .pw_shell = alice_shell,
+};
+
+/* cpk_token_check of a token with these claims under cfg. */
+static const char *
+check_code(struct cpk_config *cfg, const char *claims)
+{
+	struct cpk_token_cache *tc = NULL;
+	struct cpk_reply r;
+	char *j = jwt_of(claims);
+	char *doc = xasprintf("{\"AccessToken\":\"%s\"}", j);
+	int rc;
+
+	ck_assert_str_eq(parse_code(doc, &tc), "");
+	rc = cpk_token_check(cfg, &alice_pw, tc, &r);
+	snprintf(code_buf, sizeof(code_buf), "%s", rc == 0 ? "" : r.code);
+	if (rc != 0)
+		ck_assert_str_ne(r.message, "");
+	cpk_token_free(tc);
+	free(doc);
+	free(j);
+	return code_buf;
+}
+
+static void
+cfg_set(struct cpk_config *cfg, const char *key, const char *value)
+{
+	char err[CPK_ERR_LEN];
+
+	if (cpk_config_set(cfg, key, value, "test", err, sizeof(err)) != 0)
+		ck_abort_msg("%s", err);
+}
+
+/* ====================================================================== */
+/* pure                                                                   */
+
+START_TEST(jwt_good)
+{
+	struct cpk_claims c;
+	struct cpk_reply r;
+	char *j = jwt_of("{\"iss\":\"" ISS "\",\"token_use\":\"access\",\"scope\":\"openid " SCOPE
+			 "\",\"exp\":1900000000,\"iat\":1899996400,\"username\":\"alice\","
+			 "\"client_id\":\"cid\",\"sub\":\"s\",\"cognito:groups\":[\"a\",{\"b\":[1]}]}");
+
+	ck_assert_int_eq(cpk_jwt_claims(j, &c, &r), 0);
+	ck_assert_str_eq(c.iss, ISS);
+	ck_assert_str_eq(c.region, "eu-west-1");
+	ck_assert_str_eq(c.pool_id, "eu-west-1_Example");
+	ck_assert_str_eq(c.token_use, "access");
+	ck_assert_str_eq(c.username, "alice");
+	ck_assert_str_eq(c.client_id, "cid");
+	ck_assert_str_eq(c.sub, "s");
+	ck_assert_int_eq(c.exp, 1900000000);
+	ck_assert_int_eq(c.iat, 1899996400);
+	cpk_claims_free(&c);
+	ck_assert_ptr_null(c.iss);
+	free(j);
+
+	/* a fractional NumericDate is allowed by RFC 7519 */
+	ck_assert_str_eq(payload_code("{\"exp\":1900000000.5}"), "");
+}
+END_TEST
+
+START_TEST(jwt_malformed)
+{
+	char *good = good_jwt(), *cut, *p;
+	static const char *bad[] = {
+		"", "a", "a.b", "a.b.c.d", "a..c", ".b.c", "a.b.", "..",
+		"a.b$c.d", "a.b c.d", "a.b+c.d", "a.b/c.d", "a.b=.c", "a.b.c\n",
+		"a.bbbbb.c",			/* 5 base64url chars: not a whole byte */
+		"eyJ.eyJhIjoxfQ.c", "e30.e30.e30.e30.e30",	/* JWE-shaped */
+	};
+	size_t i;
+
+	for (i = 0; i < CPK_ARRAY_SIZE(bad); i++)
+		ck_assert_msg(strcmp(jwt_code(bad[i]), "malformed_jwt") == 0, "jwt %zu", i);
+
+	/* truncated in the payload, and at the signature */
+	cut = strdup(good);
+	p = strchr(cut, '.');
+	p[20] = '\0';
+	ck_assert_str_eq(jwt_code(cut), "malformed_jwt");
+	strcpy(cut, good);
+	*(strrchr(cut, '.') + 1) = '\0';
+	ck_assert_str_eq(jwt_code(cut), "malformed_jwt");
+	/* the header and the payload each alone */
+	strcpy(cut, good);
+	*strchr(cut, '.') = '\0';
+	ck_assert_str_eq(jwt_code(cut), "malformed_jwt");
+	free(cut);
+
+	/* payloads that are not a JSON object */
+	ck_assert_str_eq(payload_code("[1,2]"), "malformed_jwt");
+	ck_assert_str_eq(payload_code("\"exp\""), "malformed_jwt");
+	ck_assert_str_eq(payload_code("123"), "malformed_jwt");
+	ck_assert_str_eq(payload_code("{\"exp\":1900000000"), "malformed_jwt");
+	ck_assert_str_eq(payload_code("{\"exp\":1900000000}x"), "malformed_jwt");
+	ck_assert_str_eq(payload_code("{\"exp\":1900000000,}"), "malformed_jwt");
+	ck_assert_str_eq(payload_code("{\"a\":\"\xff\xfe\",\"exp\":1900000000}"), "malformed_jwt");
+	ck_assert_str_eq(payload_code("not json at all"), "malformed_jwt");
+	/* a raw NUL byte inside the decoded payload */
+	{
+		static const char raw[] = "{\"exp\":1900000000}\0{}";
+		char *enc = b64url_n(raw, sizeof(raw) - 1);
+		char *j = xasprintf("e30.%s.c2ln", enc);
+
+		ck_assert_str_eq(jwt_code(j), "malformed_jwt");
+		free(j);
+		free(enc);
+	}
+	/* the sane version passes: the failures above are about the bytes */
+	ck_assert_str_eq(payload_code("{\"exp\":1900000000}"), "");
+	free(good);
+}
+END_TEST
+
+START_TEST(jwt_absurd_claims)
+{
+	static const char *bad[] = {
+		"{}",					/* no exp */
+		"{\"exp\":null}", "{\"exp\":-1}", "{\"exp\":0}", "{\"exp\":-9223372036854775808}",
+		"{\"exp\":253402300800}", "{\"exp\":9223372036854775807}",
+		"{\"exp\":99999999999999999999999999999}", "{\"exp\":1e300}", "{\"exp\":-1e300}",
+		"{\"exp\":1.5e-300}", "{\"exp\":NaN}", "{\"exp\":Infinity}", "{\"exp\":-Infinity}",
+		"{\"exp\":1e999}", "{\"exp\":\"1900000000\"}", "{\"exp\":true}",
+		"{\"exp\":[1900000000]}", "{\"exp\":{\"v\":1900000000}}",
+		"{\"exp\":1900000000,\"iat\":-5}", "{\"exp\":1900000000,\"iat\":\"now\"}",
+		"{\"exp\":1900000000,\"iss\":5}", "{\"exp\":1900000000,\"iss\":[\"" ISS "\"]}",
+		"{\"exp\":1900000000,\"username\":{}}", "{\"exp\":1900000000,\"scope\":[\"" SCOPE "\"]}",
+		"{\"exp\":1900000000,\"token_use\":false}", "{\"exp\":1900000000,\"client_id\":1}",
+		"{\"exp\":1900000000,\"sub\":1.5}",
+		"{\"exp\":1900000000,\"username\":\"al\\u0000ice\"}",
+	};
+	size_t i;
+	char *deep, *p;
+
+	for (i = 0; i < CPK_ARRAY_SIZE(bad); i++)
+		ck_assert_msg(strcmp(payload_code(bad[i]), "malformed_jwt") == 0, "claims %zu: %s",
+			      i, bad[i]);
+
+	/* nested garbage: 10000 levels deep, refused by the depth limit */
+	deep = malloc(20100);
+	p = deep;
+	p += sprintf(p, "{\"exp\":1900000000,\"x\":");
+	for (i = 0; i < 10000; i++)
+		*p++ = '[';
+	for (i = 0; i < 10000; i++)
+		*p++ = ']';
+	strcpy(p, "}");
+	ck_assert_str_eq(payload_code(deep), "malformed_jwt");
+	free(deep);
+
+	/* unknown claims of any type are fine */
+	ck_assert_str_eq(payload_code("{\"exp\":1900000000,\"x\":{\"y\":[null,true,1.5,\"z\"]}}"), "");
+}
+END_TEST
+
+START_TEST(issuers)
+{
+	static const char *foreign[] = {
+		"http://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example",
+		"https://cognito-idp.eu-west-1.amazonaws.com.evil.example/eu-west-1_Example",
+		"https://cognito-idp.eu-west-1.amazonaws.com/us-east-1_Example",
+		"https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example/x",
+		"https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_",
+		"https://cognito-idp.eu-west-1.amazonaws.com/",
+		"https://cognito-idp..amazonaws.com/_Example",
+		"https://cognito-idp.EU-WEST-1.amazonaws.com/EU-WEST-1_Example",
+		"https://evil.example/eu-west-1_Example",
+		"https://login.microsoftonline.com/common/v2.0",
+		"",
+	};
+	struct cpk_config cfg;
+	char *exp = future_exp(), *c;
+	size_t i;
+
+	ck_assert_int_eq(cpk_config_init(&cfg), 0);
+	for (i = 0; i < CPK_ARRAY_SIZE(foreign); i++) {
+		c = claims_text("access", SCOPE, foreign[i], exp, "alice");
+		ck_assert_msg(strcmp(check_code(&cfg, c), "foreign_issuer") == 0, "iss %s", foreign[i]);
+		free(c);
+	}
+	c = claims_text("access", SCOPE, NULL, exp, "alice");
+	ck_assert_str_eq(check_code(&cfg, c), "foreign_issuer");
+	free(c);
+	c = claims_text("access", SCOPE, "https://cognito-idp.us-gov-west-1.amazonaws.com/"
+			"us-gov-west-1_AbC123", exp, "alice");
+	ck_assert_str_eq(check_code(&cfg, c), "");
+	free(c);
+	free(exp);
+	cpk_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(claim_rules)
+{
+	struct cpk_config cfg;
+	char *exp = future_exp(), *c;
+
+	ck_assert_int_eq(cpk_config_init(&cfg), 0);
+	c = claims_text("access", SCOPE, ISS, exp, "alice");
+	ck_assert_str_eq(check_code(&cfg, c), "");
+	free(c);
+
+	c = claims_text("id", SCOPE, ISS, exp, "alice");
+	ck_assert_str_eq(check_code(&cfg, c), "not_access_token");
+	free(c);
+	c = claims_text(NULL, SCOPE, ISS, exp, "alice");
+	ck_assert_str_eq(check_code(&cfg, c), "not_access_token");
+	free(c);
+	c = claims_text("Access", SCOPE, ISS, exp, "alice");
+	ck_assert_str_eq(check_code(&cfg, c), "not_access_token");
+	free(c);
+
+	c = claims_text("access", NULL, ISS, exp, "alice");
+	ck_assert_str_eq(check_code(&cfg, c), "missing_scope");
+	free(c);
+	c = claims_text("access", "openid email", ISS, exp, "alice");
+	ck_assert_str_eq(check_code(&cfg, c), "missing_scope");
+	free(c);
+	c = claims_text("access", SCOPE "x", ISS, exp, "alice");
+	ck_assert_str_eq(check_code(&cfg, c), "missing_scope");
+	free(c);
+	c = claims_text("access", "x" SCOPE, ISS, exp, "alice");
+	ck_assert_str_eq(check_code(&cfg, c), "missing_scope");
+	free(c);
+	c = claims_text("access", "openid " SCOPE " email", ISS, exp, "alice");
+	ck_assert_str_eq(check_code(&cfg, c), "");
+	free(c);
+
+	/* the configured pool and region */
+	c = claims_text("access", SCOPE, ISS, exp, "alice");
+	cfg_set(&cfg, "user_pool_id", "eu-west-1_Other");
+	ck_assert_str_eq(check_code(&cfg, c), "foreign_pool");
+	cfg_set(&cfg, "user_pool_id", "eu-west-1_Example");
+	ck_assert_str_eq(check_code(&cfg, c), "");
+	cfg_set(&cfg, "region", "us-east-1");
+	ck_assert_str_eq(check_code(&cfg, c), "foreign_issuer");
+	cfg_set(&cfg, "region", "eu-west-1");
+	ck_assert_str_eq(check_code(&cfg, c), "");
+
+	/* expect_username */
+	cfg_set(&cfg, "expect_username", "%u");
+	ck_assert_str_eq(check_code(&cfg, c), "");
+	cfg_set(&cfg, "expect_username", "%u@example.com");
+	ck_assert_str_eq(check_code(&cfg, c), "username_mismatch");
+	free(c);
+	c = claims_text("access", SCOPE, ISS, exp, "alice@example.com");
+	ck_assert_str_eq(check_code(&cfg, c), "");
+	free(c);
+	c = claims_text("access", SCOPE, ISS, exp, "bob@example.com");
+	ck_assert_str_eq(check_code(&cfg, c), "username_mismatch");
+	free(c);
+	c = claims_text("access", SCOPE, ISS, exp, NULL);
+	ck_assert_str_eq(check_code(&cfg, c), "username_mismatch");
+	free(c);
+	cfg_set(&cfg, "expect_username", "u%U");
+	c = claims_text("access", SCOPE, ISS, exp, "u4001");
+	ck_assert_str_eq(check_code(&cfg, c), "");
+	free(c);
+	free(exp);
+	cpk_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(formats)
+{
+	struct cpk_token_cache *tc = NULL;
+	char *j = good_jwt(), *doc;
+
+	doc = xasprintf("{\"AccessToken\":\"%s\",\"ExpiresIn\":3600,\"TokenType\":\"Bearer\","
+			"\"RefreshToken\":\"r.e.f\",\"IdToken\":\"i.d.t\"}", j);
+	ck_assert_str_eq(parse_code(doc, &tc), "");
+	ck_assert_int_eq(cpk_token_format(tc), CPK_TOKFMT_AUTH_RESULT);
+	ck_assert_str_eq(cpk_token_access(tc), j);
+	ck_assert_str_eq(cpk_token_claims(tc)->username, "alice");
+	ck_assert_ptr_null(cpk_token_path(tc));
+	cpk_token_free(tc);
+	free(doc);
+
+	doc = xasprintf("{\n  \"ChallengeParameters\": {},\n  \"AuthenticationResult\": {\n"
+			"    \"AccessToken\": \"%s\",\n    \"ExpiresIn\": 3600\n  }\n}\n", j);
+	ck_assert_str_eq(parse_code(doc, &tc), "");
+	ck_assert_int_eq(cpk_token_format(tc), CPK_TOKFMT_INITIATE_AUTH);
+	ck_assert_str_eq(cpk_token_access(tc), j);
+	cpk_token_free(tc);
+	free(doc);
+
+	doc = xasprintf("{\"access_token\":\"%s\",\"refresh_token\":\"r.e.f\",\"id_token\":\"x\","
+			"\"token_type\":\"Bearer\",\"expires_in\":3600}  \r\n\t", j);
+	ck_assert_str_eq(parse_code(doc, &tc), "");
+	ck_assert_int_eq(cpk_token_format(tc), CPK_TOKFMT_OAUTH);
+	ck_assert_str_eq(cpk_token_access(tc), j);
+	cpk_token_free(tc);
+	free(doc);
+
+	/* not one of the formats */
+	ck_assert_str_eq(parse_code("{}", NULL), "unknown_format");
+	ck_assert_str_eq(parse_code("[]", NULL), "unknown_format");
+	ck_assert_str_eq(parse_code("\"AccessToken\"", NULL), "unknown_format");
+	ck_assert_str_eq(parse_code("{\"accessToken\":\"a.b.c\"}", NULL), "unknown_format");
+	ck_assert_str_eq(parse_code("{\"ChallengeName\":\"SMS_MFA\",\"Session\":\"x\"}", NULL),
+			 "unknown_format");
+	ck_assert_str_eq(parse_code("{\"AuthenticationResult\":null}", NULL), "unknown_format");
+	ck_assert_str_eq(parse_code("{\"AuthenticationResult\":\"a.b.c\"}", NULL), "unknown_format");
+	ck_assert_str_eq(parse_code("{\"AuthenticationResult\":{}}", NULL), "unknown_format");
+	ck_assert_str_eq(parse_code("{\"AccessToken\":5}", NULL), "unknown_format");
+	ck_assert_str_eq(parse_code("{\"AccessToken\":null}", NULL), "unknown_format");
+	ck_assert_str_eq(parse_code("{\"access_token\":[\"a.b.c\"]}", NULL), "unknown_format");
+	doc = xasprintf("{\"AccessToken\":\"%s\",\"access_token\":\"%s\"}", j, j);
+	ck_assert_str_eq(parse_code(doc, NULL), "unknown_format");
+	free(doc);
+	doc = xasprintf("{\"AccessToken\":\"%s\",\"RefreshToken\":7}", j);
+	ck_assert_str_eq(parse_code(doc, NULL), "unknown_format");
+	free(doc);
+	doc = xasprintf("{\"AccessToken\":\"%s\",\"RefreshToken\":\"has space\"}", j);
+	ck_assert_str_eq(parse_code(doc, NULL), "unknown_format");
+	free(doc);
+	/* a bad ID token is only carried, never used: accepted */
+	doc = xasprintf("{\"AccessToken\":\"%s\",\"IdToken\":42}", j);
+	ck_assert_str_eq(parse_code(doc, NULL), "");
+	free(doc);
+	/* access token present but no JWT */
+	ck_assert_str_eq(parse_code("{\"AccessToken\":\"abc\"}", NULL), "malformed_jwt");
+	ck_assert_str_eq(parse_code("{\"AccessToken\":\"\"}", NULL), "malformed_jwt");
+	ck_assert_str_eq(parse_code("{\"AccessToken\":\"a b.c.d\"}", NULL), "malformed_jwt");
+	ck_assert_str_eq(parse_code("{\"AccessToken\":\"a.b\\u0000.c\"}", NULL), "malformed_jwt");
+	free(j);
+}
+END_TEST
+
+START_TEST(malformed_json)
+{
+	struct cpk_token_cache *tc = NULL;
+	struct cpk_reply r;
+	char *j = good_jwt(), *doc, *big;
+	static const char *bad[] = {
+		"", " ", "{", "{\"AccessToken\":", "{\"AccessToken\":\"a.b.c\"",
+		"{\"AccessToken\":\"a.b.c\",}", "{'AccessToken':'a.b.c'}", "{AccessToken:1}",
+		"{\"AccessToken\":\"a.b.c\"}}", "{\"AccessToken\":\"a.b.c\"} {}", "nul", "\xff\xfe{}",
+		"{\"a\":\"\xc3\x28\"}", "{\"a\":01}", "/* c */ {}",
+	};
+	size_t i;
+
+	for (i = 0; i < CPK_ARRAY_SIZE(bad); i++)
+		ck_assert_msg(strcmp(parse_code(bad[i], NULL), "malformed_json") == 0, "doc %zu: %s",
+			      i, bad[i]);
+	/* an embedded NUL byte */
+	doc = xasprintf("{\"AccessToken\":\"%s\"}", j);
+	doc[1] = '\0';
+	ck_assert_int_eq(cpk_token_parse(doc, strlen(j) + 17, &tc, &r), -1);
+	ck_assert_str_eq(r.code, "malformed_json");
+	free(doc);
+	/* nested garbage */
+	big = malloc(60001);
+	memset(big, '[', 30000);
+	memset(big + 30000, ']', 30000);
+	big[60000] = '\0';
+	ck_assert_str_eq(parse_code(big, NULL), "malformed_json");
+	/* over the size limit, even when valid */
+	memset(&r, 0, sizeof(r));
+	free(big);
+	big = malloc(CPK_TOKEN_MAX_FILE + 2);
+	memset(big, ' ', CPK_TOKEN_MAX_FILE + 1);
+	big[0] = '{';
+	big[CPK_TOKEN_MAX_FILE] = '}';
+	big[CPK_TOKEN_MAX_FILE + 1] = '\0';
+	ck_assert_str_eq(parse_code(big, NULL), "too_large");
+	free(big);
+	free(j);
+}
+END_TEST
+
+START_TEST(expiring)
+{
+	struct cpk_token_cache *tc = NULL;
+	char *c, *j, *doc, exp[32];
+	int64_t now = cpk_now();
+	struct { int64_t exp; bool expiring; } cases[] = {
+		{ now + CPK_TOKEN_SKEW + 10, false }, { now + CPK_TOKEN_SKEW + 1, false },
+		{ now + CPK_TOKEN_SKEW, true }, { now + 1, true }, { now - 100, true }, { 1, true },
+	};
+	size_t i;
+
+	for (i = 0; i < CPK_ARRAY_SIZE(cases); i++) {
+		snprintf(exp, sizeof(exp), "%lld", (long long)cases[i].exp);
+		c = claims_text("access", SCOPE, ISS, exp, "alice");
+		j = jwt_of(c);
+		doc = xasprintf("{\"AccessToken\":\"%s\"}", j);
+		ck_assert_str_eq(parse_code(doc, &tc), "");
+		ck_assert_msg(cpk_token_expiring(tc, now) == cases[i].expiring, "case %zu", i);
+		cpk_token_free(tc);
+		free(doc);
+		free(j);
+		free(c);
+	}
+}
+END_TEST
+
+/* ====================================================================== */
+/* files (root, sandbox users)                                            */
+
+static struct passwd *
+user(const char *name)
+{
+	struct passwd *pw = getpwnam(name), *copy;
+
+	ck_assert_msg(pw != NULL, "no user %s (run inside tests/sandbox.sh)", name);
+	copy = calloc(1, sizeof(*copy));
+	copy->pw_name = strdup(pw->pw_name);
+	copy->pw_dir = strdup(pw->pw_dir);
+	copy->pw_shell = strdup(pw->pw_shell);
+	copy->pw_passwd = strdup("x");
+	copy->pw_uid = pw->pw_uid;
+	copy->pw_gid = pw->pw_gid;
+	return copy;
+}
+
+static void
+put_file(const char *path, const char *content, size_t len, uid_t uid, mode_t mode)
+{
+	int fd;
+
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ck_assert_msg(fd >= 0, "create %s: %s", path, strerror(errno));
+	ck_assert_int_eq(write(fd, content, len), (ssize_t)len);
+	ck_assert_int_eq(fchown(fd, uid, uid), 0);
+	ck_assert_int_eq(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+static void
+put(const char *path, const char *content, uid_t uid, mode_t mode)
+{
+	put_file(path, content, strlen(content), uid, mode);
+}
+
+static void
+mkdir_owned(const char *path, uid_t uid, mode_t mode)
+{
+	ck_assert_msg(mkdir(path, mode) == 0 || errno == EEXIST, "mkdir %s", path);
+	ck_assert_int_eq(chown(path, uid, uid), 0);
+	ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+static char *
+read_all(const char *path)
+{
+	char *buf = calloc(1, CPK_TOKEN_MAX_FILE + 1);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	ck_assert_int_ge(fd, 0);
+	n = read(fd, buf, CPK_TOKEN_MAX_FILE);
+	ck_assert_int_ge(n, 0);
+	close(fd);
+	return buf;
+}
+
+/* A valid cache document (AuthenticationResult) for alice. */
+static char *
+good_doc(void)
+{
+	char *j = good_jwt();
+	char *d = xasprintf("{\"AccessToken\":\"%s\",\"RefreshToken\":\"r.e.f\"}", j);
+
+	free(j);
+	return d;
+}
+
+/* Our identity must be back to root after every call. */
+static gid_t groups_before[NGROUPS_MAX];
+static int ngroups_before;
+
+static void
+assert_root_again(void)
+{
+	gid_t g[NGROUPS_MAX];
+	int n = getgroups(NGROUPS_MAX, g);
+
+	ck_assert_int_eq(cpk_privs_fsuid(), 0);
+	ck_assert_int_eq(cpk_privs_fsgid(), 0);
+	ck_assert_int_eq(geteuid(), 0);
+	ck_assert_int_eq(n, ngroups_before);
+	ck_assert(memcmp(g, groups_before, (size_t)n * sizeof(gid_t)) == 0);
+}
+
+static void
+files_setup(void)
+{
+	ngroups_before = getgroups(NGROUPS_MAX, groups_before);
+}
+
+/* Load pw's cache at tmpl (a template); return the code, "" on success. */
+static const char *
+load_code(const struct passwd *pw, const char *tmpl, struct cpk_token_cache **keep)
+{
+	struct cpk_config cfg;
+	struct cpk_token_cache *tc = NULL;
+	struct cpk_reply r;
+	int rc;
+
+	ck_assert_int_eq(cpk_config_init(&cfg), 0);
+	cfg_set(&cfg, "token_cache", tmpl);
+	memset(&r, 'X', sizeof(r));
+	rc = cpk_token_load(&cfg, pw, &tc, &r);
+	assert_root_again();
+	if (rc == 0) {
+		ck_assert_str_eq(r.code, "");
+		if (keep != NULL)
+			*keep = tc;
+		else
+			cpk_token_free(tc);
+	} else {
+		ck_assert_ptr_null(tc);
+		ck_assert_str_ne(r.message, "");
+	}
+	snprintf(code_buf, sizeof(code_buf), "%s", rc == 0 ? "" : r.code);
+	cpk_config_free(&cfg);
+	return code_buf;
+}
+
+START_TEST(privs_switch)
+{
+	struct passwd *alice = user("alice");
+	struct cpk_privs p;
+	char *path = xasprintf("%s/privs-root-only", getenv("SANDBOX"));
+	gid_t g[NGROUPS_MAX];
+	int n, fd;
+
+	put(path, "root only", 0, 0600);
+	memset(&p, 0, sizeof(p));
+	ck_assert_int_eq(cpk_privs_drop(&p, alice), 0);
+	ck_assert(p.dropped);
+	ck_assert_int_eq(cpk_privs_fsuid(), 4001);
+	ck_assert_int_eq(cpk_privs_fsgid(), 4001);
+	ck_assert_int_eq(geteuid(), 0);	/* real and effective ids untouched */
+	n = getgroups(NGROUPS_MAX, g);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(g[0], 4001);
+	/* root's file is out of reach now: CAP_DAC_OVERRIDE is gone */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_eq(fd, -1);
+	ck_assert_int_eq(errno, EACCES);
+	/* a second drop is refused rather than saving alice as "old" */
+	ck_assert_int_eq(cpk_privs_drop(&p, alice), -1);
+	ck_assert_int_eq(errno, EALREADY);
+	ck_assert_int_eq(cpk_privs_regain(&p), 0);
+	ck_assert(!p.dropped);
+	assert_root_again();
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	/* regain without drop: nothing */
+	ck_assert_int_eq(cpk_privs_regain(&p), 0);
+	assert_root_again();
+	unlink(path);
+	free(path);
+}
+END_TEST
+
+START_TEST(file_formats_ok)
+{
+	struct passwd *alice = user("alice");
+	struct cpk_token_cache *tc = NULL;
+	char *dir = xasprintf("%s/ok", alice->pw_dir), *path, *j = good_jwt(), *doc;
+
+	mkdir_owned(dir, 4001, 0700);
+	path = xasprintf("%s/tokens.json", dir);
+
+	doc = xasprintf("{\"AccessToken\":\"%s\",\"ExpiresIn\":3600}", j);
+	put(path, doc, 4001, 0600);
+	ck_assert_str_eq(load_code(alice, "%h/ok/tokens.json", &tc), "");
+	ck_assert_int_eq(cpk_token_format(tc), CPK_TOKFMT_AUTH_RESULT);
+	ck_assert_str_eq(cpk_token_path(tc), path);
+	ck_assert_str_eq(cpk_token_access(tc), j);
+	cpk_token_free(tc);
+	free(doc);
+
+	doc = xasprintf("{\"AuthenticationResult\":{\"AccessToken\":\"%s\"},"
+			"\"ChallengeParameters\":{}}", j);
+	put(path, doc, 4001, 0400);	/* stricter than 0600 is fine */
+	ck_assert_str_eq(load_code(alice, "%h/ok/tokens.json", &tc), "");
+	ck_assert_int_eq(cpk_token_format(tc), CPK_TOKFMT_INITIATE_AUTH);
+	cpk_token_free(tc);
+	free(doc);
+
+	doc = xasprintf("{\"access_token\":\"%s\",\"token_type\":\"Bearer\"}\n", j);
+	put(path, doc, 4001, 0600);
+	ck_assert_str_eq(load_code(alice, "%h/ok/tokens.json", &tc), "");
+	ck_assert_int_eq(cpk_token_format(tc), CPK_TOKFMT_OAUTH);
+	cpk_token_free(tc);
+	free(doc);
+
+	/* the other templates */
+	ck_assert_str_eq(load_code(alice, "%h/ok/tok%%ens.json", NULL), "not_found");
+	put(path, "", 4001, 0600);
+	ck_assert_str_eq(load_code(alice, "%h/ok/tokens.json", NULL), "malformed_json");
+	ck_assert_str_eq(load_code(alice, "%h/nonexistent/tokens.json", NULL), "not_found");
+	ck_assert_str_eq(load_code(alice, "%h/ok/tokens.json/x", NULL), "not_found");
+	free(j);
+	free(path);
+	free(dir);
+}
+END_TEST
+
+/*
+ * Every refused target holds a valid token document and, where the rule
+ * is about the user's rights, is readable by root alone: had the file
+ * been opened as root or read before the checks, the load would have
+ * succeeded or failed on content; the code names the rule instead.
+ */
+START_TEST(refuse_symlinks)
+{
+	struct passwd *alice = user("alice");
+	char *dir = xasprintf("%s/sym", alice->pw_dir), *path, *target, *doc = good_doc();
+
+	mkdir_owned(dir, 4001, 0700);
+	path = xasprintf("%s/tokens.json", dir);
+	target = xasprintf("%s/root-only.json", getenv("SANDBOX"));
+	put(target, doc, 0, 0600);
+
+	unlink(path);
+	ck_assert_int_eq(symlink(target, path), 0);
+	ck_assert_int_eq(lchown(path, 4001, 4001), 0);
+	ck_assert_str_eq(load_code(alice, "%h/sym/tokens.json", NULL), "symlink");
+
+	/* the same link to a file alice owns: still refused (O_NOFOLLOW) */
+	put(target, doc, 4001, 0600);
+	ck_assert_str_eq(load_code(alice, "%h/sym/tokens.json", NULL), "symlink");
+
+	/* /dev/zero behind a symlink: refused at open, nothing read */
+	unlink(path);
+	ck_assert_int_eq(symlink("/dev/zero", path), 0);
+	ck_assert_str_eq(load_code(alice, "%h/sym/tokens.json", NULL), "symlink");
+	/* and /dev/zero named directly: not a regular file, never read */
+	ck_assert_str_eq(load_code(alice, "/dev/zero", NULL), "not_regular_file");
+
+	/* a dangling link */
+	unlink(path);
+	ck_assert_int_eq(symlink("/nonexistent/x", path), 0);
+	ck_assert_str_eq(load_code(alice, "%h/sym/tokens.json", NULL), "symlink");
+	unlink(path);
+	unlink(target);
+	free(target);
+	free(path);
+	free(dir);
+	free(doc);
+}
+END_TEST
+
+START_TEST(refuse_fifo_dir_size)
+{
+	struct passwd *alice = user("alice");
+	char *dir = xasprintf("%s/special", alice->pw_dir), *path;
+	int fd;
+
+	mkdir_owned(dir, 4001, 0700);
+	path = xasprintf("%s/tokens.json", dir);
+
+	/* a FIFO with no writer: a blocking open would hang here (tcase timeout) */
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_int_eq(chown(path, 4001, 4001), 0);
+	ck_assert_str_eq(load_code(alice, "%h/special/tokens.json", NULL), "not_regular_file");
+	unlink(path);
+
+	/* a directory */
+	mkdir_owned(path, 4001, 0700);
+	ck_assert_str_eq(load_code(alice, "%h/special/tokens.json", NULL), "not_regular_file");
+	rmdir(path);
+
+	/* 10 MiB, owned by alice, mode 0600: refused on its size */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, 10 * 1024 * 1024), 0);
+	ck_assert_int_eq(fchown(fd, 4001, 4001), 0);
+	close(fd);
+	ck_assert_str_eq(load_code(alice, "%h/special/tokens.json", NULL), "too_large");
+	/* one byte over the limit */
+	ck_assert_int_eq(truncate(path, CPK_TOKEN_MAX_FILE + 1), 0);
+	ck_assert_str_eq(load_code(alice, "%h/special/tokens.json", NULL), "too_large");
+	/* exactly the limit is read (and is not JSON) */
+	ck_assert_int_eq(truncate(path, CPK_TOKEN_MAX_FILE), 0);
+	ck_assert_str_eq(load_code(alice, "%h/special/tokens.json", NULL), "malformed_json");
+	unlink(path);
+	free(path);
+	free(dir);
+}
+END_TEST
+
+START_TEST(refuse_owner_mode)
+{
+	struct passwd *alice = user("alice");
+	char *dir = xasprintf("%s/own", alice->pw_dir), *path, *doc = good_doc();
+	static const mode_t too_open[] = { 0640, 0604, 0620, 0602, 0610, 0601, 0660, 0666, 0644 };
+	size_t i;
+
+	mkdir_owned(dir, 4001, 0700);
+	path = xasprintf("%s/tokens.json", dir);
+
+	/* bob's file in alice's directory, readable by alice: wrong owner */
+	put(path, doc, 4002, 0644);
+	ck_assert_str_eq(load_code(alice, "%h/own/tokens.json", NULL), "wrong_owner");
+	/* bob's file, 0600: alice cannot even open it (root could) */
+	put(path, doc, 4002, 0600);
+	ck_assert_str_eq(load_code(alice, "%h/own/tokens.json", NULL), "unreadable");
+	/* root's file */
+	put(path, doc, 0, 0644);
+	ck_assert_str_eq(load_code(alice, "%h/own/tokens.json", NULL), "wrong_owner");
+
+	for (i = 0; i < CPK_ARRAY_SIZE(too_open); i++) {
+		put(path, doc, 4001, too_open[i]);
+		ck_assert_msg(strcmp(load_code(alice, "%h/own/tokens.json", NULL),
+				     "mode_too_open") == 0, "mode %o", too_open[i]);
+	}
+	/* the control: the same document with 0600 loads */
+	put(path, doc, 4001, 0600);
+	ck_assert_str_eq(load_code(alice, "%h/own/tokens.json", NULL), "");
+	unlink(path);
+	free(path);
+	free(dir);
+	free(doc);
+}
+END_TEST
+
+START_TEST(refuse_hard_link)
+{
+	struct passwd *alice = user("alice"), *bob = user("bob");
+	char *dir = xasprintf("%s/hl", alice->pw_dir), *path, *bobs, *doc = good_doc();
+
+	mkdir_owned(dir, 4001, 0700);
+	path = xasprintf("%s/tokens.json", dir);
+	bobs = xasprintf("%s/tokens.json", bob->pw_dir);
+	put(bobs, doc, 4002, 0600);
+	/* bob's own load works */
+	ck_assert_str_eq(load_code(bob, "%h/tokens.json", NULL), "");
+
+	/* a hard link in alice's directory to bob's 0600 file */
+	unlink(path);
+	ck_assert_int_eq(link(bobs, path), 0);
+	ck_assert_str_eq(load_code(alice, "%h/hl/tokens.json", NULL), "unreadable");
+	/* bob's file made readable: the link opens, the owner rule refuses */
+	ck_assert_int_eq(chmod(bobs, 0644), 0);
+	ck_assert_str_eq(load_code(alice, "%h/hl/tokens.json", NULL), "wrong_owner");
+	unlink(path);
+	unlink(bobs);
+	free(bobs);
+	free(path);
+	free(dir);
+	free(doc);
+}
+END_TEST
+
+START_TEST(refuse_unenterable_dir)
+{
+	struct passwd *alice = user("alice");
+	char *locked = xasprintf("%s/locked", alice->pw_dir), *path, *doc = good_doc();
+	char *rootdir = xasprintf("%s/rootdir", getenv("SANDBOX")), *rpath, *link;
+
+	/* alice's own valid file, in a root-only directory inside her home */
+	mkdir_owned(locked, 0, 0700);
+	path = xasprintf("%s/tokens.json", locked);
+	put(path, doc, 4001, 0600);
+	ck_assert_str_eq(load_code(alice, "%h/locked/tokens.json", NULL), "unreadable");
+	/* the control: the directory opened to her, the same file loads */
+	ck_assert_int_eq(chown(locked, 4001, 4001), 0);
+	ck_assert_str_eq(load_code(alice, "%h/locked/tokens.json", NULL), "");
+	/* search permission without read is enough to walk through */
+	ck_assert_int_eq(chown(locked, 0, 0), 0);
+	ck_assert_int_eq(chmod(locked, 0711), 0);
+	ck_assert_str_eq(load_code(alice, "%h/locked/tokens.json", NULL), "");
+
+	/* through a symlinked directory component into a root-only place */
+	mkdir_owned(rootdir, 0, 0700);
+	rpath = xasprintf("%s/tokens.json", rootdir);
+	put(rpath, doc, 4001, 0600);
+	link = xasprintf("%s/cache", alice->pw_dir);
+	unlink(link);
+	ck_assert_int_eq(symlink(rootdir, link), 0);
+	ck_assert_str_eq(load_code(alice, "%h/cache/tokens.json", NULL), "unreadable");
+	/* as root (no switch for uid 0) the same path would have been read */
+	ck_assert_int_eq(access(rpath, R_OK), 0);
+
+	unlink(link);
+	unlink(rpath);
+	rmdir(rootdir);
+	unlink(path);
+	rmdir(locked);
+	free(link);
+	free(rpath);
+	free(rootdir);
+	free(path);
+	free(locked);
+	free(doc);
+}
+END_TEST
+
+START_TEST(secret_file)
+{
+	char *dir = getenv("SANDBOX"), *path = xasprintf("%s/client-secret", dir), *s = NULL;
+	char *lnk = xasprintf("%s/client-secret-link", dir);
+	struct cpk_reply r;
+
+	put(path, "abcdefghijklmnopqrstuvwxyz012345\n", 0, 0600);
+	ck_assert_int_eq(cpk_secret_file_read(path, &s, &r), 0);
+	ck_assert_str_eq(s, "abcdefghijklmnopqrstuvwxyz012345");
+	cpk_free_secret(s);
+	put(path, "abcdefghijklmnopqrstuvwxyz012345", 0, 0400);
+	ck_assert_int_eq(cpk_secret_file_read(path, &s, &r), 0);
+	cpk_free_secret(s);
+
+	put(path, "abcdefghijklmnopqrstuvwxyz012345\n", 0, 0640);
+	ck_assert_int_eq(cpk_secret_file_read(path, &s, &r), -1);
+	ck_assert_str_eq(r.code, "mode_too_open");
+	ck_assert_ptr_null(s);
+	put(path, "abcdefghijklmnopqrstuvwxyz012345\n", 4001, 0600);
+	ck_assert_int_eq(cpk_secret_file_read(path, &s, &r), -1);
+	ck_assert_str_eq(r.code, "wrong_owner");
+	put(path, "two words\n", 0, 0600);
+	ck_assert_int_eq(cpk_secret_file_read(path, &s, &r), -1);
+	ck_assert_str_eq(r.code, "unreadable");
+	put(path, "\n", 0, 0600);
+	ck_assert_int_eq(cpk_secret_file_read(path, &s, &r), -1);
+	ck_assert_str_eq(r.code, "unreadable");
+	put(path, "abcdefghijklmnopqrstuvwxyz012345\n", 0, 0600);
+	unlink(lnk);
+	ck_assert_int_eq(symlink(path, lnk), 0);
+	ck_assert_int_eq(cpk_secret_file_read(lnk, &s, &r), -1);
+	ck_assert_str_eq(r.code, "symlink");
+	ck_assert_int_eq(cpk_secret_file_read("/nonexistent/secret", &s, &r), -1);
+	ck_assert_str_eq(r.code, "not_found");
+	unlink(lnk);
+	unlink(path);
+	free(lnk);
+	free(path);
+}
+END_TEST
+
+/* ====================================================================== */
+/* refresh against the emulator                                           */
+
+static const char *emu_url, *emu_ca;
+
+struct sink { char *buf; size_t len; };
+
+static size_t
+sink_write(char *p, size_t size, size_t n, void *ctx)
+{
+	struct sink *s = ctx;
+
+	s->buf = realloc(s->buf, s->len + size * n + 1);
+	memcpy(s->buf + s->len, p, size * n);
+	s->len += size * n;
+	s->buf[s->len] = '\0';
+	return size * n;
+}
+
+/* Control interface: the parsed answer (must be 2xx). */
+static json_object *
+ctl(const char *method, const char *path, const char *body)
+{
+	CURL *h = curl_easy_init();
+	struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+	struct sink s = { NULL, 0 };
+	char url[512];
+	long status = 0;
+	json_object *j;
+
+	snprintf(url, sizeof(url), "%s_emulator/%s", emu_url, path);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CAINFO, emu_ca);
+	curl_easy_setopt(h, CURLOPT_PROXY, "");
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 15L);
+	if (body != NULL)
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+	ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	ck_assert_msg(status / 100 == 2, "%s %s: %ld %s", method, path, status, s.buf);
+	j = json_tokener_parse(s.buf != NULL ? s.buf : "{}");
+	ck_assert_ptr_nonnull(j);
+	free(s.buf);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(h);
+	return j;
+}
+
+static void
+ctl_ok(const char *method, const char *path, const char *body)
+{
+	json_object_put(ctl(method, path, body));
+}
+
+static const char *
+member(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static int
+request_count(void)
+{
+	json_object *j = ctl("GET", "requests", NULL), *a;
+	int n;
+
+	ck_assert(json_object_object_get_ex(j, "Requests", &a));
+	n = (int)json_object_array_length(a);
+	json_object_put(j);
+	return n;
+}
+
+static void
+emu_setup(void)
+{
+	files_setup();
+	ctl_ok("POST", "reset", "{}");
+	ctl_ok("POST", "users", "{\"Username\":\"alice\",\"PasskeyCount\":1}");
+	ctl_ok("POST", "users", "{\"Username\":\"bob\"}");
+}
+
+/* Mint an AuthenticationResult for alice with extra fields (JSON members). */
+static json_object *
+mint(const char *extra)
+{
+	char *body = xasprintf("{\"Username\":\"alice\"%s%s}", extra[0] ? "," : "", extra);
+	json_object *j = ctl("POST", "tokens", body);
+
+	free(body);
+	return j;
+}
+
+/* The document a given format would hold, with unknown fields around. */
+static char *
+doc_in_format(json_object *ar, enum cpk_token_format f, bool pretty)
+{
+	json_object *doc = json_object_new_object(), *copy = NULL;
+	char *s;
+
+	switch (f) {
+	case CPK_TOKFMT_AUTH_RESULT:
+		json_object_deep_copy(ar, &copy, NULL);
+		json_object_put(doc);
+		doc = copy;
+		json_object_object_add(doc, "x-tool", json_object_new_string("keep me"));
+		break;
+	case CPK_TOKFMT_INITIATE_AUTH:
+		json_object_deep_copy(ar, &copy, NULL);
+		json_object_object_add(doc, "ChallengeParameters", json_object_new_object());
+		json_object_object_add(doc, "AuthenticationResult", copy);
+		json_object_object_add(copy, "NewDeviceMetadata", json_object_new_string("keep"));
+		break;
+	case CPK_TOKFMT_OAUTH:
+		json_object_object_add(doc, "access_token",
+				       json_object_new_string(member(ar, "AccessToken")));
+		json_object_object_add(doc, "id_token", json_object_new_string(member(ar, "IdToken")));
+		json_object_object_add(doc, "refresh_token",
+				       json_object_new_string(member(ar, "RefreshToken")));
+		json_object_object_add(doc, "token_type", json_object_new_string("Bearer"));
+		json_object_object_add(doc, "expires_in", json_object_new_int(3600));
+		json_object_object_add(doc, "x-tool", json_object_new_string("keep me"));
+		break;
+	}
+	s = xasprintf("%s%s", json_object_to_json_string_ext(doc, pretty ? JSON_C_TO_STRING_PRETTY
+								   : JSON_C_TO_STRING_PLAIN),
+		      pretty ? "\n" : "");
+	json_object_put(doc);
+	return s;
+}
+
+static struct cpk_config *
+emu_cfg(const char *tmpl)
+{
+	struct cpk_config *cfg = calloc(1, sizeof(*cfg));
+
+	ck_assert_int_eq(cpk_config_init(cfg), 0);
+	cfg_set(cfg, "token_cache", tmpl);
+	cfg_set(cfg, "endpoint_url", emu_url);
+	cfg_set(cfg, "ca_file", emu_ca);
+	cfg_set(cfg, "timeout", "20");
+	return cfg;
+}
+
+static int
+do_refresh(struct cpk_config *cfg, const struct passwd *pw, struct cpk_token_cache *tc,
+	   struct cpk_reply *r)
+{
+	struct cpk_client *c = NULL;
+	struct cpk_deadline dl;
+	int rc;
+
+	cpk_deadline_init_ms(&dl, 20000);
+	ck_assert_int_eq(cpk_client_new(&c, cfg, cpk_token_claims(tc)->region, &dl, r), 0);
+	rc = cpk_token_refresh(cfg, pw, tc, c, r);
+	assert_root_again();
+	cpk_client_free(c);
+	return rc;
+}
+
+static json_object *
+json_file(const char *path, struct stat *st)
+{
+	char *text = read_all(path);
+	json_object *j = json_tokener_parse(text);
+
+	ck_assert_msg(j != NULL, "%s is not JSON", path);
+	ck_assert_int_eq(stat(path, st), 0);
+	free(text);
+	return j;
+}
+
+static void
+refresh_format(enum cpk_token_format f, bool pretty, mode_t mode, bool rotate)
+{
+	struct passwd *alice = user("alice");
+	struct cpk_config *cfg;
+	struct cpk_token_cache *tc = NULL;
+	struct cpk_reply r;
+	json_object *ar, *after, *holder;
+	char *dir = xasprintf("%s/rf%d%d%d", alice->pw_dir, (int)f, (int)pretty, (int)rotate);
+	char *tmpl = xasprintf("%%h/rf%d%d%d/tokens.json", (int)f, (int)pretty, (int)rotate);
+	char *path = xasprintf("%s/tokens.json", dir), *doc, *text, *old_access, *old_refresh;
+	const char *ak = f == CPK_TOKFMT_OAUTH ? "access_token" : "AccessToken";
+	const char *rk = f == CPK_TOKFMT_OAUTH ? "refresh_token" : "RefreshToken";
+	struct stat st;
+
+	if (rotate)
+		ctl_ok("POST", "config", "{\"RotateRefreshTokens\":true}");
+	mkdir_owned(dir, 4001, 0700);
+	ar = mint("\"Ttl\":-120");
+	old_access = strdup(member(ar, "AccessToken"));
+	old_refresh = strdup(member(ar, "RefreshToken"));
+	doc = doc_in_format(ar, f, pretty);
+	put(path, doc, 4001, mode);
+
+	cfg = emu_cfg(tmpl);
+	ck_assert_str_eq(load_code(alice, tmpl, &tc), "");
+	ck_assert_int_eq(cpk_token_format(tc), f);
+	ck_assert_int_eq(cpk_token_check(cfg, alice, tc, &r), 0);
+	ck_assert(cpk_token_expiring(tc, cpk_now()));
+	ck_assert_msg(do_refresh(cfg, alice, tc, &r) == 0, "refresh: %s %s", r.code, r.message);
+	ck_assert_str_eq(r.code, "");
+	ck_assert_str_eq(r.message, "");
+	ck_assert(!cpk_token_expiring(tc, cpk_now()));
+	ck_assert_str_ne(cpk_token_access(tc), old_access);
+
+	/* the file: same owner, mode and format, new tokens, unknown fields kept */
+	after = json_file(path, &st);
+	ck_assert_int_eq(st.st_uid, 4001);
+	ck_assert_int_eq(st.st_mode & 07777, mode);
+	ck_assert(S_ISREG(st.st_mode));
+	holder = after;
+	if (f == CPK_TOKFMT_INITIATE_AUTH) {
+		ck_assert(json_object_object_get_ex(after, "AuthenticationResult", &holder));
+		ck_assert(json_object_object_get_ex(after, "ChallengeParameters", NULL));
+		ck_assert_str_eq(member(holder, "NewDeviceMetadata"), "keep");
+	} else {
+		ck_assert_str_eq(member(after, "x-tool"), "keep me");
+	}
+	ck_assert_str_eq(member(holder, ak), cpk_token_access(tc));
+	if (rotate)
+		ck_assert_str_ne(member(holder, rk), old_refresh);
+	else
+		ck_assert_str_eq(member(holder, rk), old_refresh);
+	text = read_all(path);
+	ck_assert(strchr(text, '\n') != NULL || !pretty);
+	ck_assert_int_eq(text[strlen(text) - 1] == '\n', pretty);
+	ck_assert(strchr(text, '\n') == NULL || pretty);
+	free(text);
+	json_object_put(after);
+	cpk_token_free(tc);
+
+	/* the file loads again, and the stored refresh token is the live one */
+	ck_assert_str_eq(load_code(alice, tmpl, &tc), "");
+	ck_assert(!cpk_token_expiring(tc, cpk_now()));
+	ck_assert_msg(do_refresh(cfg, alice, tc, &r) == 0, "second refresh: %s %s", r.code,
+		      r.message);
+	cpk_token_free(tc);
+	/* no temp file left behind */
+	text = xasprintf("ls -A %s | grep -c . | grep -qx 1", dir);
+	ck_assert_int_eq(system(text), 0);
+	free(text);
+
+	cpk_config_free(cfg);
+	free(cfg);
+	json_object_put(ar);
+	free(old_access);
+	free(old_refresh);
+	free(doc);
+	free(path);
+	free(tmpl);
+	free(dir);
+}
+
+START_TEST(refresh_auth_result)
+{
+	refresh_format(CPK_TOKFMT_AUTH_RESULT, false, 0600, false);
+}
+END_TEST
+
+START_TEST(refresh_initiate_auth_pretty)
+{
+	refresh_format(CPK_TOKFMT_INITIATE_AUTH, true, 0400, false);
+}
+END_TEST
+
+START_TEST(refresh_oauth)
+{
+	refresh_format(CPK_TOKFMT_OAUTH, false, 0600, false);
+}
+END_TEST
+
+START_TEST(refresh_rotated)
+{
+	refresh_format(CPK_TOKFMT_AUTH_RESULT, true, 0600, true);
+	refresh_format(CPK_TOKFMT_OAUTH, false, 0400, true);
+}
+END_TEST
+
+/* Rotation on, the directory not writable by alice (root could write it). */
+START_TEST(refresh_rotated_write_back_fails)
+{
+	struct passwd *alice = user("alice");
+	struct cpk_config *cfg = emu_cfg("%h/wbf/tokens.json");
+	struct cpk_token_cache *tc = NULL;
+	struct cpk_reply r;
+	char *dir = xasprintf("%s/wbf", alice->pw_dir), *path = xasprintf("%s/tokens.json", dir);
+	char *doc, *before, *after;
+	json_object *ar;
+
+	ctl_ok("POST", "config", "{\"RotateRefreshTokens\":true}");
+	mkdir_owned(dir, 4001, 0700);
+	ar = mint("\"Ttl\":-120");
+	doc = doc_in_format(ar, CPK_TOKFMT_AUTH_RESULT, false);
+	put(path, doc, 4001, 0600);
+	ck_assert_int_eq(chmod(dir, 0500), 0);
+	before = read_all(path);
+
+	ck_assert_str_eq(load_code(alice, "%h/wbf/tokens.json", &tc), "");
+	ck_assert_int_eq(do_refresh(cfg, alice, tc, &r), -1);
+	ck_assert_str_eq(r.code, "write_back_failed");
+	ck_assert_msg(strstr(r.message, "Permission denied") != NULL, "%s", r.message);
+	after = read_all(path);
+	ck_assert_str_eq(before, after);	/* the old file is intact */
+	cpk_token_free(tc);
+	free(after);
+
+	/* without rotation the run goes on, with a note in the message */
+	ctl_ok("POST", "config", "{\"RotateRefreshTokens\":false}");
+	json_object_put(ar);
+	ar = mint("\"Ttl\":-120");
+	free(doc);
+	doc = doc_in_format(ar, CPK_TOKFMT_AUTH_RESULT, false);
+	ck_assert_int_eq(chmod(dir, 0700), 0);
+	put(path, doc, 4001, 0600);
+	ck_assert_int_eq(chmod(dir, 0500), 0);
+	ck_assert_str_eq(load_code(alice, "%h/wbf/tokens.json", &tc), "");
+	ck_assert_int_eq(do_refresh(cfg, alice, tc, &r), 0);
+	ck_assert_str_eq(r.code, "");
+	ck_assert_msg(strstr(r.message, "not written back") != NULL, "%s", r.message);
+	ck_assert(!cpk_token_expiring(tc, cpk_now()));
+	cpk_token_free(tc);
+
+	json_object_put(ar);
+	free(before);
+	free(doc);
+	free(path);
+	free(dir);
+	cpk_config_free(cfg);
+	free(cfg);
+}
+END_TEST
+
+/* A dead refresh token, refresh = no, no refresh token: clean refusals. */
+START_TEST(refresh_refusals)
+{
+	struct passwd *alice = user("alice");
+	struct cpk_config *cfg = emu_cfg("%h/rr/tokens.json");
+	struct cpk_token_cache *tc = NULL;
+	struct cpk_reply r;
+	char *dir = xasprintf("%s/rr", alice->pw_dir), *path = xasprintf("%s/tokens.json", dir);
+	char *doc, *before, *after;
+	json_object *ar = mint("\"Ttl\":-120");
+
+	mkdir_owned(dir, 4001, 0700);
+	doc = doc_in_format(ar, CPK_TOKFMT_AUTH_RESULT, false);
+	put(path, doc, 4001, 0600);
+	before = read_all(path);
+
+	ctl_ok("POST", "users/alice/signout", NULL);
+	ck_assert_str_eq(load_code(alice, "%h/rr/tokens.json", &tc), "");
+	ck_assert_int_eq(do_refresh(cfg, alice, tc, &r), -1);
+	ck_assert_str_eq(r.code, "NotAuthorizedException");
+	after = read_all(path);
+	ck_assert_str_eq(before, after);
+	free(after);
+
+	cfg_set(cfg, "refresh", "no");
+	ck_assert_int_eq(do_refresh(cfg, alice, tc, &r), -1);
+	ck_assert_str_eq(r.code, "expired");
+	cpk_token_free(tc);
+
+	cfg_set(cfg, "refresh", "yes");
+	json_object_object_del(ar, "RefreshToken");
+	free(doc);
+	doc = doc_in_format(ar, CPK_TOKFMT_AUTH_RESULT, false);
+	put(path, doc, 4001, 0600);
+	ck_assert_str_eq(load_code(alice, "%h/rr/tokens.json", &tc), "");
+	ck_assert_int_eq(do_refresh(cfg, alice, tc, &r), -1);
+	ck_assert_str_eq(r.code, "expired");
+	cpk_token_free(tc);
+
+	json_object_put(ar);
+	free(before);
+	free(doc);
+	free(path);
+	free(dir);
+	cpk_config_free(cfg);
+	free(cfg);
+}
+END_TEST
+
+/* Confidential client: ClientSecret (GetTokens) and SECRET_HASH (InitiateAuth). */
+START_TEST(refresh_client_secret)
+{
+	static const char *secret = "abcdefghijklmnopqrstuvwxyz012345";
+	struct passwd *alice = user("alice");
+	struct cpk_config *cfg = emu_cfg("%h/cs/tokens.json");
+	struct cpk_token_cache *tc = NULL;
+	struct cpk_reply r;
+	char *dir = xasprintf("%s/cs", alice->pw_dir), *path = xasprintf("%s/tokens.json", dir);
+	char *sfile = xasprintf("%s/secret", getenv("SANDBOX")), *body, *doc;
+	json_object *ar;
+	int api;
+
+	body = xasprintf("{\"ClientSecret\":\"%s\"}", secret);
+	ctl_ok("POST", "config", body);
+	free(body);
+	mkdir_owned(dir, 4001, 0700);
+	for (api = 0; api < 2; api++) {
+		cfg_set(cfg, "refresh_api", api == 0 ? "get_tokens" : "initiate_auth");
+		ar = mint("\"Ttl\":-120");
+		doc = doc_in_format(ar, CPK_TOKFMT_AUTH_RESULT, false);
+
+		/* no secret file configured: the service refuses */
+		put(path, doc, 4001, 0600);
+		ck_assert_str_eq(load_code(alice, "%h/cs/tokens.json", &tc), "");
+		ck_assert_int_eq(do_refresh(cfg, alice, tc, &r), -1);
+		ck_assert_str_eq(r.code, "NotAuthorizedException");
+		cpk_token_free(tc);
+
+		/* a secret file that is too open: refused before any request */
+		cfg_set(cfg, "client_secret_file", sfile);
+		put(sfile, secret, 0, 0644);
+		ck_assert_str_eq(load_code(alice, "%h/cs/tokens.json", &tc), "");
+		ctl_ok("DELETE", "requests", NULL);
+		ck_assert_int_eq(do_refresh(cfg, alice, tc, &r), -1);
+		ck_assert_str_eq(r.code, "mode_too_open");
+		ck_assert_int_eq(request_count(), 0);
+
+		put(sfile, secret, 0, 0600);
+		ck_assert_msg(do_refresh(cfg, alice, tc, &r) == 0, "api %d: %s %s", api, r.code,
+			      r.message);
+		cpk_token_free(tc);
+		free(cfg->client_secret_file);
+		cfg->client_secret_file = NULL;
+		json_object_put(ar);
+		free(doc);
+	}
+	unlink(sfile);
+	free(sfile);
+	free(path);
+	free(dir);
+	cpk_config_free(cfg);
+	free(cfg);
+}
+END_TEST
+
+/*
+ * Scope-less, foreign-pool and non-access tokens (expired, with a live
+ * refresh token): refused by the checks, and the refresh refuses them too,
+ * without sending anything.
+ */
+START_TEST(refuse_before_any_request)
+{
+	static const struct { const char *mint, *code, *pool; } cases[] = {
+		{ "\"Ttl\":-120,\"Scope\":null", "missing_scope", NULL },
+		{ "\"Ttl\":-120,\"Scope\":\"openid email\"", "missing_scope", NULL },
+		{ "\"Ttl\":-120,\"UserPoolId\":\"eu-west-1_Foreign\"", "foreign_pool",
+		  "eu-west-1_Example" },
+		{ "\"Ttl\":-120,\"Issuer\":\"https://issuer.example/eu-west-1_Example\"",
+		  "foreign_issuer", NULL },
+		{ "\"Ttl\":-120,\"TokenUse\":\"id\"", "not_access_token", NULL },
+		{ "\"Ttl\":3600,\"Username\":\"bob\"", "username_mismatch", NULL },
+	};
+	struct passwd *alice = user("alice");
+	struct cpk_token_cache *tc = NULL;
+	struct cpk_reply r;
+	char *dir = xasprintf("%s/rb", alice->pw_dir), *path = xasprintf("%s/tokens.json", dir);
+	size_t i;
+
+	mkdir_owned(dir, 4001, 0700);
+	for (i = 0; i < CPK_ARRAY_SIZE(cases); i++) {
+		struct cpk_config *cfg = emu_cfg("%h/rb/tokens.json");
+		json_object *ar;
+		char *doc;
+
+		if (cases[i].pool != NULL)
+			cfg_set(cfg, "user_pool_id", cases[i].pool);
+		cfg_set(cfg, "expect_username", "%u");
+		if (strstr(cases[i].mint, "bob") != NULL) {
+			char *body = xasprintf("{%s}", cases[i].mint);
+
+			ar = ctl("POST", "tokens", body);
+			free(body);
+		} else {
+			ar = mint(cases[i].mint);
+		}
+		doc = doc_in_format(ar, CPK_TOKFMT_AUTH_RESULT, false);
+		put(path, doc, 4001, 0600);
+		ctl_ok("DELETE", "requests", NULL);
+		ck_assert_str_eq(load_code(alice, "%h/rb/tokens.json", &tc), "");
+		ck_assert_int_eq(cpk_token_check(cfg, alice, tc, &r), -1);
+		ck_assert_msg(strcmp(r.code, cases[i].code) == 0, "case %zu: %s", i, r.code);
+		ck_assert_int_eq(do_refresh(cfg, alice, tc, &r), -1);
+		ck_assert_msg(strcmp(r.code, cases[i].code) == 0, "refresh %zu: %s", i, r.code);
+		ck_assert_int_eq(request_count(), 0);
+		cpk_token_free(tc);
+		json_object_put(ar);
+		free(doc);
+		cpk_config_free(cfg);
+		free(cfg);
+	}
+	free(path);
+	free(dir);
+}
+END_TEST
+
+/* ====================================================================== */
+
+static bool
+in_sandbox(void)
+{
+	return geteuid() == 0 && getenv("SANDBOX") != NULL && getpwnam("alice") != NULL &&
+	       getpwnam("bob") != NULL;
+}
+
+static Suite *
+token_suite(bool files, bool emu)
+{
+	Suite *s = suite_create("token");
+	TCase *tc;
+
+	tc = tcase_create("pure");
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, jwt_good);
+	tcase_add_test(tc, jwt_malformed);
+	tcase_add_test(tc, jwt_absurd_claims);
+	tcase_add_test(tc, issuers);
+	tcase_add_test(tc, claim_rules);
+	tcase_add_test(tc, formats);
+	tcase_add_test(tc, malformed_json);
+	tcase_add_test(tc, expiring);
+	suite_add_tcase(s, tc);
+
+	if (files) {
+		tc = tcase_create("files");
+		/* short: a FIFO that blocked would hit it */
+		tcase_set_timeout(tc, 10);
+		tcase_add_checked_fixture(tc, files_setup, NULL);
+		tcase_add_test(tc, privs_switch);
+		tcase_add_test(tc, file_formats_ok);
+		tcase_add_test(tc, refuse_symlinks);
+		tcase_add_test(tc, refuse_fifo_dir_size);
+		tcase_add_test(tc, refuse_owner_mode);
+		tcase_add_test(tc, refuse_hard_link);
+		tcase_add_test(tc, refuse_unenterable_dir);
+		tcase_add_test(tc, secret_file);
+		suite_add_tcase(s, tc);
+	}
+	if (files && emu) {
+		tc = tcase_create("refresh");
+		tcase_set_timeout(tc, 60);
+		tcase_add_checked_fixture(tc, emu_setup, NULL);
+		tcase_add_test(tc, refresh_auth_result);
+		tcase_add_test(tc, refresh_initiate_auth_pretty);
+		tcase_add_test(tc, refresh_oauth);
+		tcase_add_test(tc, refresh_rotated);
+		tcase_add_test(tc, refresh_rotated_write_back_fails);
+		tcase_add_test(tc, refresh_refusals);
+		tcase_add_test(tc, refresh_client_secret);
+		tcase_add_test(tc, refuse_before_any_request);
+		suite_add_tcase(s, tc);
+	}
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr;
+	bool files = in_sandbox();
+	int failed;
+
+	emu_url = getenv("EMU_URL");
+	emu_ca = getenv("EMU_CA");
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (!files)
+		fprintf(stderr, "test_token: not root in tests/sandbox.sh: file tests not run\n");
+	if (files && (emu_url == NULL || emu_ca == NULL))
+		fprintf(stderr, "test_token: no emulator (EMU_URL): refresh tests not run\n");
+	sr = srunner_create(token_suite(files, emu_url != NULL && emu_ca != NULL));
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	curl_global_cleanup();
+	return failed == 0 ? 0 : 1;
+}
