@@ -400,10 +400,25 @@ cpk_endpoint_resolve(const struct cpk_config *cfg, const char *token_region,
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_FAILED_INIT;
 
+/*
+ * SSLKEYLOGFILE makes libcurl's OpenSSL backend write the TLS session keys
+ * to a file, read once in curl_global_init: anyone holding that file could
+ * read the tokens we send.  Neither the helper (empty environment) nor
+ * passkey-revoke has a use for it, so it is dropped before curl sees it.
+ */
 static void
 curl_init_once(void)
 {
+	if (getenv("SSLKEYLOGFILE") != NULL)
+		unsetenv("SSLKEYLOGFILE");
 	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int
+cpk_client_global_init(void)
+{
+	pthread_once(&curl_once, curl_init_once);
+	return curl_init_rc == CURLE_OK ? 0 : -1;
 }
 
 static size_t
@@ -524,8 +539,7 @@ cpk_client_new(struct cpk_client **out, const struct cpk_config *cfg,
 	/* Refused here, before curl exists: no connection can be attempted. */
 	if (cpk_endpoint_resolve(cfg, token_region, c->url, sizeof(c->url), reply) < 0)
 		goto out;
-	pthread_once(&curl_once, curl_init_once);
-	if (curl_init_rc != CURLE_OK) {
+	if (cpk_client_global_init() < 0) {
 		reply_set(reply, "TransportError", false, "curl_global_init: %s",
 			  curl_easy_strerror(curl_init_rc));
 		goto out;

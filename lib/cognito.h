@@ -78,6 +78,14 @@ struct cpk_client;
 int cpk_endpoint_resolve(const struct cpk_config *cfg, const char *token_region,
 			 char *out, size_t len, struct cpk_reply *reply);
 
+/*
+ * libcurl's process-wide initialisation (curl_global_init), done once under
+ * pthread_once; it also drops SSLKEYLOGFILE from the environment.
+ * cpk_client_new calls it; a program that starts threads should call it
+ * from main() before, because it touches the environment.  0 or -1.
+ */
+int cpk_client_global_init(void);
+
 /* dl is kept by pointer and must outlive the client. */
 int cpk_client_new(struct cpk_client **out, const struct cpk_config *cfg,
 		   const char *token_region, const struct cpk_deadline *dl,
