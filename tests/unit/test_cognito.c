@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1314,6 +1315,33 @@ START_TEST(proxy_environment_ignored)
 }
 END_TEST
 
+/* SSLKEYLOGFILE would write the TLS keys that protect the tokens. */
+START_TEST(no_tls_key_log)
+{
+	char path[] = "/tmp/cpk-keylog-XXXXXX", *at, *name = NULL;
+	struct cpk_reply r;
+	struct stat st;
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	unlink(path);
+	/* No fixture here: libcurl must not have been initialised yet in this
+	 * (forked) process, so our client is the first to see the variable. */
+	setenv("SSLKEYLOGFILE", path, 1);
+	client(10, 1);
+	ck_assert_ptr_null(getenv("SSLKEYLOGFILE"));
+	ctl0("POST", "reset", "{}");
+	add_user("nora", 0);
+	mint("nora", &at, NULL);
+	ck_assert_int_eq(cpk_get_user(cl, at, &name, &r), 0);
+	free(name);
+	ck_assert_msg(stat(path, &st) != 0, "%s was written", path);
+	free(at);
+	emu_teardown();
+}
+END_TEST
+
 /* ====================================================================== */
 
 static Suite *
@@ -1361,6 +1389,9 @@ cognito_suite(void)
 		tcase_add_test(tc, one_connection);
 		tcase_add_test(tc, wrong_ca);
 		tcase_add_test(tc, proxy_environment_ignored);
+		suite_add_tcase(s, tc);
+		tc = tcase_create("keylog");
+		tcase_add_test(tc, no_tls_key_log);
 		suite_add_tcase(s, tc);
 	} else {
 		fprintf(stderr, "test_cognito: EMU_URL/EMU_CA not set: parser tests only\n");
