@@ -87,8 +87,21 @@ e2e_cleanup() {
 	return "$rc"
 }
 
-# e2e_shadow_dir DIR [SKIP]: make DIR writable in this namespace only: a tmpfs
-# over it, with every original entry (but SKIP) bind-mounted back.
+# e2e_shadow_dir DIR [SKIP]: new entries in DIR stay in this namespace: a
+# tmpfs over it, with every original entry (but SKIP) bind-mounted back.
+# Those entries ARE the originals: a write into one of them goes through.
+# e2e_copy_dir DIR: the same, but with copies of the entries: nothing done to
+# DIR can reach the original (for small directories a tool rewrites).
+e2e_copy_dir() {
+	local dir=$1 orig
+	orig="$SANDBOX/.mnt/copy$(printf '%s' "$dir" | tr '/' '_')"
+	mkdir -p "$orig"
+	mount --bind "$dir" "$orig"
+	mount -t tmpfs -o mode=0755 cpk-e2e "$dir"
+	cp -a "$orig/." "$dir/"
+	umount "$orig"
+}
+
 e2e_shadow_dir() {
 	local dir=$1 skip=${2:-} orig path name
 	orig="$SANDBOX/.mnt/$(printf '%s' "$dir" | tr '/' '_')"
