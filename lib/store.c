@@ -105,8 +105,9 @@ open_state_dir(struct cpk_store *st, int flags, char *err, size_t errlen)
 	st->dirfd = open_dir_at(AT_FDCWD, st->path);
 	if (st->dirfd < 0) {
 		int e = errno;
+		struct stat sb;
 
-		if (e == ELOOP)
+		if (e == ELOOP || (e == ENOTDIR && lstat(st->path, &sb) == 0 && S_ISLNK(sb.st_mode)))
 			snprintf(err, errlen, "state_dir %s: is a symlink (refused)", st->path);
 		else
 			snprintf(err, errlen, "state_dir %s: %s", st->path, strerror(e));
@@ -714,14 +715,28 @@ read_all(int fd, size_t max, char **out, size_t *outlen)
 	return 0;
 }
 
-/* Keep a pending file that does not parse: rename it out of the fast path. */
+/*
+ * Keep a pending file that does not parse: rename it out of the fast
+ * path, never over an earlier one (.corrupt.<user>.<epoch>[.<k>]).
+ */
 static void
 set_aside(struct cpk_store *st, const char *user, char *err, size_t errlen)
 {
 	char aside[128];
+	int64_t now = cpk_now();
+	int k, rc = -1;
 
-	snprintf(aside, sizeof(aside), ".corrupt.%s.%" PRId64, user, cpk_now());
-	if (renameat(st->sub[SUB_PENDING], user, st->sub[SUB_PENDING], aside) == 0) {
+	for (k = 0; k < 100 && rc < 0; k++) {
+		if (k == 0)
+			snprintf(aside, sizeof(aside), ".corrupt.%s.%" PRId64, user, now);
+		else
+			snprintf(aside, sizeof(aside), ".corrupt.%s.%" PRId64 ".%d", user, now, k);
+		rc = renameat2(st->sub[SUB_PENDING], user, st->sub[SUB_PENDING], aside,
+			       RENAME_NOREPLACE);
+		if (rc < 0 && errno != EEXIST)
+			break;
+	}
+	if (rc == 0) {
 		fsync(st->sub[SUB_PENDING]);
 		snprintf(err, errlen, "%s/pending/%s does not parse: kept as %s/pending/%s",
 			 st->path, user, st->path, aside);
@@ -933,8 +948,8 @@ cpk_history_append(struct cpk_store *st, const char *user, const struct cpk_even
 	if (text == NULL)
 		goto fail;
 	fd = openat(st->sub[SUB_HISTORY], user,
-		    O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC,
-		    0600);
+		    O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC,
+		    0600);	/* RDWR: ends_mid_line() reads the last byte */
 	if (fd < 0)
 		goto fail;
 	if (fstat(fd, &sb) < 0)
@@ -1134,7 +1149,7 @@ cpk_store_corrupt_file(struct cpk_store *st, const char *user, char *buf, size_t
 {
 	char prefix[64];
 	struct dirent *de;
-	int64_t best = -1, t;
+	int64_t best = -1, t, k, best_k = -1;
 	size_t plen;
 	char *end;
 	DIR *d;
@@ -1160,9 +1175,13 @@ cpk_store_corrupt_file(struct cpk_store *st, const char *user, char *buf, size_t
 			continue;
 		errno = 0;
 		t = strtoll(de->d_name + plen, &end, 10);
-		if (errno != 0 || *end != '\0' || t <= best)
+		k = 0;
+		if (errno == 0 && *end == '.')
+			k = strtoll(end + 1, &end, 10);
+		if (errno != 0 || *end != '\0' || t < best || (t == best && k <= best_k))
 			continue;
 		best = t;
+		best_k = k;
 		snprintf(buf, len, "%s/pending/%s", st->path, de->d_name);
 	}
 	closedir(d);
