@@ -25,7 +25,7 @@ enum outcome { OUT_NONE, OUT_DELETED, OUT_ABSENT, OUT_FAILED };
 
 /* One credential chosen by at least one request, deleted at most once. */
 struct choice {
-	const char *id;
+	char *id;		/* a copy: record() frees the request's own */
 	const char *name;	/* NULL when not listed */
 	const char *rp_id;
 	bool listed;
@@ -367,8 +367,11 @@ choose(struct run *r)
 		c.name = r->creds.items[i].name;
 		c.rp_id = r->creds.items[i].rp_id;
 		c.listed = true;
-		if (c.id != NULL && find_choice(r, c.id) == NULL && any_request_selects(r, &c))
-			r->choices[r->n_choices++] = c;
+		if (c.id == NULL || find_choice(r, c.id) != NULL || !any_request_selects(r, &c))
+			continue;
+		if ((c.id = strdup(c.id)) == NULL)
+			return -1;
+		r->choices[r->n_choices++] = c;
 	}
 	for (i = 0; i < r->pending.n; i++) {
 		const struct cpk_request *req = &r->pending.items[i];
@@ -377,7 +380,8 @@ choose(struct run *r)
 			if (find_choice(r, req->ids[j]) != NULL)
 				continue;
 			memset(&c, 0, sizeof(c));
-			c.id = req->ids[j];
+			if ((c.id = strdup(req->ids[j])) == NULL)
+				return -1;
 			r->choices[r->n_choices++] = c;
 		}
 	}
@@ -682,6 +686,10 @@ open_state(struct run *r, int *status)
 static void
 run_free(struct run *r)
 {
+	size_t i;
+
+	for (i = 0; i < r->n_choices; i++)
+		free(r->choices[i].id);
 	free(r->choices);
 	cpk_credential_list_free(&r->creds);
 	cpk_client_free(r->client);
