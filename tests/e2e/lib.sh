@@ -43,7 +43,8 @@ e2e_fatal() {
 # ---------------------------------------------------------------- the sandbox
 
 e2e_init() {
-	local script=$1 name
+	local script name
+	script="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 	shift
 	name=$(basename "$script" .sh)
 	for var in CPK_MODULE CPK_HELPER CPK_HELPER_PATH CPK_DRIVER CPK_SANDBOX_SH E2E_BUILDDIR; do
