@@ -1013,12 +1013,34 @@ parse_event(json_object *o, struct cpk_event *ev)
 	return 0;
 }
 
+/*
+ * One history line of n bytes (its newline, if any, included): fn is
+ * called when it is a well-formed event.  Returns 1 when fn asks to stop.
+ */
+static int
+history_line(char *line, size_t n, cpk_history_fn fn, void *ctx)
+{
+	struct cpk_event ev;
+	json_object *o;
+	int stop = 0;
+
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	if (n == 0 || n > HISTORY_MAX_LINE || strlen(line) != n)
+		return 0;
+	o = parse_exact(line, n);
+	if (o == NULL)
+		return 0;
+	if (parse_event(o, &ev) == 0 && fn(ctx, line, &ev) != 0)
+		stop = 1;
+	json_object_put(o);
+	return stop;
+}
+
 int
 cpk_history_read(struct cpk_store *st, const char *user, cpk_history_fn fn, void *ctx,
 		 char *err, size_t errlen)
 {
-	struct cpk_event ev;
-	json_object *o;
 	FILE *fp = NULL;
 	char *line = NULL;
 	size_t cap = 0;
@@ -1041,18 +1063,8 @@ cpk_history_read(struct cpk_store *st, const char *user, cpk_history_fn fn, void
 		goto fail;
 	}
 	while ((n = getline(&line, &cap, fp)) > 0) {
-		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-			line[--n] = '\0';
-		if (n == 0 || n > HISTORY_MAX_LINE || strlen(line) != (size_t)n)
-			continue;
-		o = parse_exact(line, (size_t)n);
-		if (o == NULL)
-			continue;
-		if (parse_event(o, &ev) == 0 && fn(ctx, line, &ev) != 0) {
-			json_object_put(o);
+		if (history_line(line, (size_t)n, fn, ctx))
 			break;
-		}
-		json_object_put(o);
 	}
 	if (ferror(fp))
 		goto fail;
@@ -1065,6 +1077,39 @@ out:
 		fclose(fp);
 	free(line);
 	return rc;
+}
+
+/* ---- parsing from memory (tests/fuzz) ------------------------------ */
+
+int
+cpk_store_parse_pending(const char *buf, size_t len, const char *user, struct cpk_pending *p)
+{
+	memset(p, 0, sizeof(*p));
+	return parse_pending(buf, len, user, p);
+}
+
+int
+cpk_store_parse_history(const char *buf, size_t len, cpk_history_fn fn, void *ctx)
+{
+	const char *at = buf, *end = buf + len, *nl;
+	char *line;
+	size_t n;
+	int stop;
+
+	while (at < end) {
+		nl = memchr(at, '\n', (size_t)(end - at));
+		n = nl != NULL ? (size_t)(nl - at) : (size_t)(end - at);
+		if ((line = malloc(n + 1)) == NULL)
+			return -1;
+		memcpy(line, at, n);
+		line[n] = '\0';
+		stop = history_line(line, n, fn, ctx);
+		free(line);
+		if (stop || nl == NULL)
+			break;
+		at = nl + 1;
+	}
+	return 0;
 }
 
 /* ---- listing -------------------------------------------------------- */

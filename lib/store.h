@@ -159,6 +159,15 @@ int cpk_history_read(struct cpk_store *st, const char *user, cpk_history_fn fn, 
 		     char *err, size_t errlen);
 
 /*
+ * The same parsers on a buffer, with no file involved (tests/fuzz):
+ * pending/<user>'s document (0, or -1 with *p emptied) and history lines
+ * (fn as for cpk_history_read; 0, or -1 on ENOMEM).
+ */
+int cpk_store_parse_pending(const char *buf, size_t len, const char *user,
+			    struct cpk_pending *p);
+int cpk_store_parse_history(const char *buf, size_t len, cpk_history_fn fn, void *ctx);
+
+/*
  * Every user with state (pending or history), sorted, NULL-terminated;
  * free with cpk_argv_free().  Entries that are not valid user names are
  * skipped.
