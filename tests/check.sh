@@ -4,15 +4,16 @@
 #   2. make check (units, emulator, client, token, engine, command, e2e PAM)
 #   3. the same under ASan + UBSan (build-san/)
 #   4. make distcheck
+#   5. the libFuzzer targets, CPK_FUZZ_SECONDS (default 20) each (build-fuzz/, clang)
 # Each stage prints the automake summary.  Exit status 0 only if all pass.
-# CPK_STAGES="check san distcheck" selects stages (default: all).
+# CPK_STAGES="check san distcheck fuzz" selects stages (default: all).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 . tests/deps.sh
 cpk_install_deps clang
 
-stages=${CPK_STAGES:-check san distcheck}
+stages=${CPK_STAGES:-check san distcheck fuzz}
 jobs=2
 
 show_failures() {
@@ -63,6 +64,10 @@ for stage in $stages; do
 		configure_in build
 		echo "==> make distcheck"
 		make -C build -j"$jobs" distcheck
+		;;
+	fuzz)
+		echo "==> fuzz (${CPK_FUZZ_SECONDS:-20} s a target)"
+		CPK_FUZZ_BUILD="$top/build-fuzz" tests/fuzz/run.sh "${CPK_FUZZ_SECONDS:-20}"
 		;;
 	*)
 		echo "unknown stage $stage" >&2
