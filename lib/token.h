@@ -45,7 +45,14 @@ struct cpk_token_cache;		/* opaque: holds the parsed document */
  * "write_back_failed", "privilege_switch_failed") and reply->message the detail.
  */
 
-/* Open, read as pw, parse.  Does not check claims. */
+/*
+ * Open, read as pw, parse.  Does not check claims.  The path is the
+ * token_cache template expanded for pw; the file is opened with pw's
+ * file-system identity (privs.h), O_NOFOLLOW|O_NONBLOCK, and judged on the
+ * descriptor before any read: a regular file owned by pw, no group/other
+ * permission bits, at most CPK_TOKEN_MAX_FILE bytes.  ENOENT/ENOTDIR give
+ * "not_found", ELOOP "symlink", EACCES "unreadable".
+ */
 int cpk_token_load(const struct cpk_config *cfg, const struct passwd *pw,
 		   struct cpk_token_cache **out, struct cpk_reply *reply);
 /* token_use, scope, iss/pool, expect_username.  Not expiry. */
@@ -63,6 +70,15 @@ const char *cpk_token_path(const struct cpk_token_cache *tc);
  * tokens back as pw (keeping the format and a rotated refresh token).  A
  * failed write-back after a rotation fails the call with
  * "write_back_failed": the caller must stop before any deletion.
+ *
+ * The cached token's claims are checked first (cpk_token_check): a token
+ * that would be refused sends no request, not even a refresh.  Other local
+ * refusals: "expired" (refresh = no, no refresh token, no client_id) and
+ * the secret file's codes.  A service error leaves the client's reply
+ * (e.g. "NotAuthorizedException").  When the write-back fails without a
+ * rotation, the old refresh token still works: the call succeeds, the new
+ * tokens are used, and reply->message (code empty) says what was not
+ * written, for the caller to log.
  */
 int cpk_token_refresh(const struct cpk_config *cfg, const struct passwd *pw,
 		      struct cpk_token_cache *tc, struct cpk_client *c,
@@ -76,7 +92,13 @@ int cpk_token_parse(const char *buf, size_t len, struct cpk_token_cache **out,
 int cpk_jwt_claims(const char *jwt, struct cpk_claims *out, struct cpk_reply *reply);
 void cpk_claims_free(struct cpk_claims *c);
 
-/* Root-only file with the app client secret (mode 0600/0400, owner root). */
+/*
+ * Root-only file with the app client secret (owner root, no group/other
+ * bits, at most 4 KiB, one line of printable characters; trailing white
+ * space dropped).  Opened as the caller (root), never through a symlink.
+ * Codes as for the cache, "unreadable" for an empty or odd content.
+ * *secret is malloc'd: free it with cpk_free_secret.
+ */
 int cpk_secret_file_read(const char *path, char **secret, struct cpk_reply *reply);
 
 #endif

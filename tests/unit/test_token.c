@@ -596,20 +596,27 @@ END_TEST
 /* ====================================================================== */
 /* files (root, sandbox users)                                            */
 
+/* A copy of the sandbox user (kept for the process: getpwnam reuses its buffer). */
 static struct passwd *
 user(const char *name)
 {
-	struct passwd *pw = getpwnam(name), *copy;
+	static struct passwd copies[4];
+	static size_t n;
+	struct passwd *pw;
+	size_t i;
 
+	for (i = 0; i < n; i++)
+		if (strcmp(copies[i].pw_name, name) == 0)
+			return &copies[i];
+	pw = getpwnam(name);
 	ck_assert_msg(pw != NULL, "no user %s (run inside tests/sandbox.sh)", name);
-	copy = calloc(1, sizeof(*copy));
-	copy->pw_name = strdup(pw->pw_name);
-	copy->pw_dir = strdup(pw->pw_dir);
-	copy->pw_shell = strdup(pw->pw_shell);
-	copy->pw_passwd = strdup("x");
-	copy->pw_uid = pw->pw_uid;
-	copy->pw_gid = pw->pw_gid;
-	return copy;
+	ck_assert_uint_lt(n, CPK_ARRAY_SIZE(copies));
+	copies[n].pw_name = strdup(pw->pw_name);
+	copies[n].pw_dir = strdup(pw->pw_dir);
+	copies[n].pw_shell = strdup(pw->pw_shell);
+	copies[n].pw_uid = pw->pw_uid;
+	copies[n].pw_gid = pw->pw_gid;
+	return &copies[n++];
 }
 
 static void
