@@ -75,7 +75,7 @@ struct cpk_client {
 	struct buf resp;
 	bool too_large;
 	char hdr_request_id[96];
-	char hdr_error_type[96];
+	char hdr_error_type[256];	/* "Code:http://internal.amazon.com/..." */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -382,8 +382,9 @@ cpk_endpoint_resolve(const struct cpk_config *cfg, const char *token_region,
 	region = cfg->region != NULL ? cfg->region : token_region;
 	if (region == NULL || !cpk_region_valid(region)) {
 		reply_set(reply, "InvalidEndpoint", false, "%s",
-			  region == NULL ? "no region: set region or endpoint_url"
-					 : "the token's issuer names an invalid region");
+			  region == NULL ? "no region: set region or endpoint_url" :
+			  cfg->region != NULL ? "region is not a valid AWS region" :
+			  "the token's issuer names no valid AWS region");
 		return -1;
 	}
 	if (cpk_snprintf(out, len, "https://cognito-idp%s.%s.%s/", cfg->use_fips ? "-fips" : "",
@@ -645,15 +646,14 @@ answer_error(struct cpk_client *c, long status, struct cpk_reply *r)
 {
 	cpk_parse_error(c->resp.p != NULL ? c->resp.p : "", c->resp.len,
 			c->hdr_error_type[0] != '\0' ? c->hdr_error_type : NULL, r);
-	if (r->code[0] == '\0') {
-		if (strcmp(r->message, "Rate exceeded") == 0)
-			snprintf(r->code, sizeof(r->code), "TooManyRequestsException");
-		else
-			snprintf(r->code, sizeof(r->code), "HTTP%ld", status);
+	if (r->code[0] == '\0' && strcmp(r->message, "Rate exceeded") == 0) {
+		snprintf(r->code, sizeof(r->code), "TooManyRequestsException");
+	} else if (r->code[0] == '\0') {
+		snprintf(r->code, sizeof(r->code), "HTTP%ld", status);
+		if (r->message[0] == '\0')
+			snprintf(r->message, sizeof(r->message),
+				 "HTTP %ld without an error code (%zu-byte body)", status, c->resp.len);
 	}
-	if (r->message[0] == '\0' && c->resp.len > 0)
-		snprintf(r->message, sizeof(r->message), "HTTP %ld with a %zu-byte body that is not a Cognito error",
-			 status, c->resp.len);
 	r->http_status = status;
 	r->retryable = cpk_answer_retryable(r->code, status);
 }
