@@ -106,6 +106,13 @@ wipe_member(json_object *obj, const char *key)
 		wipe_json_string(v);
 }
 
+/* JSON white space (strchr would also match the NUL byte) */
+static bool
+is_space(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
+}
+
 static bool
 b64url_char(unsigned char ch)
 {
@@ -207,7 +214,7 @@ parse_json(const char *buf, size_t len, int depth, const char **why)
 		goto out;
 	}
 	for (end = json_tokener_get_parse_end(tok); end < len; end++) {
-		if (strchr(" \t\r\n", buf[end]) == NULL) {
+		if (!is_space(buf[end])) {
 			*why = "garbage after the JSON document";
 			json_object_put(obj);
 			obj = NULL;
@@ -1179,7 +1186,7 @@ cpk_secret_file_read(const char *path, char **secret, struct cpk_reply *reply)
 	if (open_check_read(path, 0, SECRET_MAX_FILE, "the client secret file", &buf, &len, &st,
 			    reply) != 0)
 		return -1;
-	while (len > 0 && strchr(" \t\r\n", buf[len - 1]) != NULL)
+	while (len > 0 && is_space(buf[len - 1]))
 		len--;
 	buf[len] = '\0';
 	for (i = 0; i < len; i++) {
