@@ -1026,6 +1026,12 @@ START_TEST(secret_file)
 	put(path, "\n", 0, 0600);
 	ck_assert_int_eq(cpk_secret_file_read(path, &s, &r), -1);
 	ck_assert_str_eq(r.code, "unreadable");
+	put_file(path, "abcdefghijklmnop\0qrstuvwxyz012345\n", 34, 0, 0600);
+	ck_assert_int_eq(cpk_secret_file_read(path, &s, &r), -1);
+	ck_assert_str_eq(r.code, "unreadable");
+	put_file(path, "abcdefghijklmnopqrstuvwxyz012345\0\n", 34, 0, 0600);
+	ck_assert_int_eq(cpk_secret_file_read(path, &s, &r), -1);
+	ck_assert_str_eq(r.code, "unreadable");
 	put(path, "abcdefghijklmnopqrstuvwxyz012345\n", 0, 0600);
 	unlink(lnk);
 	ck_assert_int_eq(symlink(path, lnk), 0);
