@@ -181,8 +181,8 @@ load_config(struct module *m, int argc, const char **argv)
 
 /*
  * PAM_USER, never prompted for.  A name that could not be a key of the
- * state directory, or that NSS does not know, cannot have anything
- * pending (passkey-revoke refuses to flag it).
+ * state directory cannot have anything pending (passkey-revoke refuses
+ * to flag it), and cpk_user_name_valid() keeps it inside state_dir.
  */
 static bool
 get_user(struct module *m)
@@ -197,13 +197,27 @@ get_user(struct module *m)
 		cpk_logmsg(&m->log, LOG_DEBUG, "user name not usable as a state key: nothing to do");
 		return false;
 	}
-	if (pam_modutil_getpwnam(m->pamh, item) == NULL) {
-		cpk_logmsg(&m->log, LOG_DEBUG, "user %s unknown to NSS: nothing to do",
-			   (const char *)item);
-		return false;
-	}
 	m->user = item;
 	return true;
+}
+
+/*
+ * Whether NSS knows the user; asked only once something is pending, so
+ * that the fast path stays one stat().  getpwnam_r with our own buffer,
+ * not pam_modutil_getpwnam: that one keeps every answer as PAM data under
+ * a new name, so a handle that opens sessions again and again grows and
+ * each call walks all the earlier entries (quadratic; tests/bench).
+ */
+static bool
+user_known(const struct module *m)
+{
+	char buf[16384];
+	struct passwd pw, *found = NULL;
+
+	if (getpwnam_r(m->user, &pw, buf, sizeof(buf), &found) == 0 && found != NULL)
+		return true;
+	cpk_logmsg(&m->log, LOG_DEBUG, "user %s unknown to NSS: nothing to do", m->user);
+	return false;
 }
 
 /*
@@ -617,7 +631,7 @@ run_module(pam_handle_t *pamh, int flags, int argc, const char **argv, const cha
 	else if (!get_user(&m))
 		o = OUTCOME_NONE;
 	else if ((o = check_pending(&m)) == OUTCOME_PENDING)
-		o = carry_out(&m);
+		o = user_known(&m) ? carry_out(&m) : OUTCOME_NONE;
 	rc = pam_code(&m, o);
 	if (m.cfg_loaded)
 		cpk_config_free(&m.cfg);
