@@ -491,13 +491,52 @@ check_conf_file(int fd, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/* Blank or comment: what parse_line() would skip, without copying it. */
+static bool
+skippable(const char *p, const char *end)
+{
+	while (p < end && isspace((unsigned char)*p))
+		p++;
+	return p == end || *p == '#';
+}
+
+/*
+ * The whole file in one read(2) into buf (CONF_MAX_SIZE + 1 bytes), not
+ * through stdio: the PAM module parses it on every session open, and
+ * fgets() line by line cost several times what the module's fast path
+ * is otherwise worth (tests/bench/RESULTS.md).  Returns the length, or -1.
+ */
+static ssize_t
+slurp(int fd, char *buf, const char *path, char *err, size_t errlen)
+{
+	size_t len = 0;
+	ssize_t r;
+
+	while (len <= CONF_MAX_SIZE) {
+		r = read(fd, buf + len, CONF_MAX_SIZE + 1 - len);
+		if (r == 0)
+			return (ssize_t)len;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
+			return -1;
+		}
+		len += (size_t)r;
+	}
+	snprintf(err, errlen, "%s: larger than %d bytes", path, CONF_MAX_SIZE);
+	return -1;
+}
+
 /* Returns 0, 1 when the file is absent (ENOENT), -1 on error. */
 static int
 read_file(struct cpk_config *cfg, const char *path, char *err, size_t errlen)
 {
-	char line[CPK_CONF_MAX_LINE + 2];
+	char line[CPK_CONF_MAX_LINE + 1], *buf = NULL;
+	const char *p, *end, *nl;
 	unsigned int lineno = 0;
-	FILE *fp = NULL;
+	ssize_t len;
+	size_t n;
 	int fd, rc = -1;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -509,39 +548,37 @@ read_file(struct cpk_config *cfg, const char *path, char *err, size_t errlen)
 	}
 	if (check_conf_file(fd, path, err, errlen) < 0)
 		goto out;
-	if ((fp = fdopen(fd, "r")) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if ((buf = malloc(CONF_MAX_SIZE + 1)) == NULL) {
+		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	fd = -1;
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		size_t n = strlen(line);
-
+	if ((len = slurp(fd, buf, path, err, errlen)) < 0)
+		goto out;
+	for (p = buf, end = buf + len; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		n = (size_t)(nl - p);
 		lineno++;
-		if (n > 0 && line[n - 1] == '\n')
-			line[--n] = '\0';
-		else if (!feof(fp) || n > CPK_CONF_MAX_LINE) {
+		if (n > CPK_CONF_MAX_LINE) {
 			snprintf(err, errlen, "%s:%u: line longer than %d bytes", path, lineno,
 				 CPK_CONF_MAX_LINE);
 			goto out;
 		}
-		if (memchr(line, '\0', n) != NULL || strlen(line) != n) {
+		if (memchr(p, '\0', n) != NULL) {
 			snprintf(err, errlen, "%s:%u: NUL byte in line", path, lineno);
 			goto out;
 		}
+		if (skippable(p, nl))
+			continue;
+		memcpy(line, p, n);
+		line[n] = '\0';
 		if (parse_line(cfg, line, path, lineno, err, errlen) < 0)
 			goto out;
 	}
-	if (ferror(fp)) {
-		snprintf(err, errlen, "%s: read error", path);
-		goto out;
-	}
 	rc = 0;
 out:
-	if (fp != NULL)
-		fclose(fp);
-	if (fd >= 0)
-		close(fd);
+	free(buf);
+	close(fd);
 	return rc;
 }
 
