@@ -16,7 +16,7 @@
 #     outside the namespace changes;
 #   - /dev is shadowed the same way and /dev/log is our datagram socket: the
 #     module's (pam_syslog) and the helper's (syslog) lines land in $E2E_SYSLOG.
-# Never `rm -r` inside the namespace: $SANDBOX/.mnt holds bind mounts of /dev.
+# Never `rm -r` inside the namespace: bind mounts of originals live there.
 #
 # Environment from tests/e2e/Makefile.am: CPK_MODULE CPK_HELPER CPK_STUB_HELPER
 # CPK_HELPER_PATH CPK_DRIVER CPK_PASSKEY_REVOKE CPK_SANDBOX_SH CPK_EMULATOR_DIR
@@ -65,7 +65,7 @@ e2e_init() {
 	E2E_PAMD="$SANDBOX/pam.d"
 	E2E_CONF="$SANDBOX/cpk.conf"
 	E2E_STATE="$SANDBOX/state"
-	mkdir -p "$E2E_PAMD" "$SANDBOX/.mnt"
+	mkdir -p "$E2E_PAMD"
 	mkdir -p -m 0700 "$E2E_STATE"
 	# libpam reads "other" when a service has no file; keep its noise out of the log
 	printf '%s\n' "auth required pam_deny.so" "account required pam_deny.so" \
@@ -91,38 +91,38 @@ e2e_cleanup() {
 # e2e_shadow_dir DIR [SKIP]: new entries in DIR stay in this namespace: a
 # tmpfs over it, with every original entry (but SKIP) bind-mounted back.
 # Those entries ARE the originals: a write into one of them goes through.
+# The originals are reached through a descriptor opened before the tmpfs
+# hides them (DIR may hold $SANDBOX itself, as under make distcheck).
+e2e_shadow_dir() {
+	local dir=$1 skip=${2:-} fd src name names
+	exec {fd}<"$dir"
+	src="/proc/$$/fd/$fd"
+	# the names first: once /dev is covered, not even /dev/fd exists
+	mapfile -d '' names < <(find "$src/" -mindepth 1 -maxdepth 1 -printf '%f\0')
+	mount -t tmpfs -o mode=0755 cpk-e2e "$dir"
+	for name in "${names[@]}"; do
+		[ "$name" != "$skip" ] || continue
+		if [ -L "$src/$name" ]; then
+			cp -P "$src/$name" "$dir/$name"
+		elif [ -d "$src/$name" ]; then
+			mkdir "$dir/$name"
+			mount --no-canonicalize --rbind "$src/$name" "$dir/$name"
+		else
+			: >"$dir/$name"
+			mount --no-canonicalize --bind "$src/$name" "$dir/$name"
+		fi
+	done
+	exec {fd}<&-
+}
+
 # e2e_copy_dir DIR: the same, but with copies of the entries: nothing done to
 # DIR can reach the original (for small directories a tool rewrites).
 e2e_copy_dir() {
-	local dir=$1 orig
-	orig="$SANDBOX/.mnt/copy$(printf '%s' "$dir" | tr '/' '_')"
-	mkdir -p "$orig"
-	mount --bind "$dir" "$orig"
+	local dir=$1 fd
+	exec {fd}<"$dir"
 	mount -t tmpfs -o mode=0755 cpk-e2e "$dir"
-	cp -a "$orig/." "$dir/"
-	umount "$orig"
-}
-
-e2e_shadow_dir() {
-	local dir=$1 skip=${2:-} orig path name
-	orig="$SANDBOX/.mnt/$(printf '%s' "$dir" | tr '/' '_')"
-	mkdir -p "$orig"
-	mount --rbind "$dir" "$orig"
-	mount -t tmpfs -o mode=0755 cpk-e2e "$dir"
-	for path in "$orig"/* "$orig"/.[!.]* "$orig"/..?*; do
-		[ -e "$path" ] || [ -L "$path" ] || continue
-		name=${path##*/}
-		[ "$name" != "$skip" ] || continue
-		if [ -L "$path" ]; then
-			cp -P "$path" "$dir/$name"
-		elif [ -d "$path" ]; then
-			mkdir "$dir/$name"
-			mount --rbind "$path" "$dir/$name"
-		else
-			: >"$dir/$name"
-			mount --bind "$path" "$dir/$name"
-		fi
-	done
+	cp -a "/proc/$$/fd/$fd/." "$dir/"
+	exec {fd}<&-
 }
 
 # e2e_use_helper FILE: FILE is what the module runs from now on.

@@ -15,6 +15,12 @@ srcconf="$CPK_TOP_SRCDIR/conf"
 moddir=$(dirname "$(find /lib /usr/lib -name pam_permit.so -path '*security*' 2>/dev/null | head -n 1)")
 [ -d "$moddir" ] || e2e_skip "PAM module directory not found"
 
+for f in pam-configs/cognito-passkey pam.d/sshd.example pam.d/login.example pam.d/su.example \
+	pam.d/passwd.example; do
+	[ -f "$srcconf/$f" ] || e2e_fail "conf/$f is missing from the tree (not distributed? conf/Makefile.am)"
+done
+[ "$E2E_FAILED" = 0 ] || e2e_done
+
 for d in /etc/pam.d /etc/security /usr/share/pam-configs /var/lib/pam /var/cache/debconf; do
 	[ -d "$d" ] || e2e_skip "$d missing"
 	e2e_copy_dir "$d"
