@@ -399,6 +399,11 @@ reap_before(struct helper_run *run, const struct cpk_deadline *dl)
 
 		if (r == run->pid)
 			return true;
+		if (r < 0 && errno == ECHILD) {
+			/* reaped behind our back: never signal a pid we no longer own */
+			run->status = -1;
+			return true;
+		}
 		if (r < 0 && errno != EINTR)
 			return false;
 		if (cpk_deadline_expired(dl))
@@ -414,6 +419,15 @@ kill_and_reap(struct helper_run *run)
 {
 	pid_t r;
 
+	/* still ours (running or a zombie)?  Else its pid may be someone else's. */
+	while ((r = waitpid(run->pid, &run->status, WNOHANG)) < 0 && errno == EINTR)
+		;
+	if (r < 0) {
+		run->status = -1;
+		return;
+	}
+	if (r == run->pid)
+		return;		/* it ended just now: its own status stands */
 	run->killed = true;
 	kill(run->pid, SIGKILL);
 	while ((r = waitpid(run->pid, &run->status, 0)) < 0 && errno == EINTR)
