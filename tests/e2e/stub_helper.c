@@ -91,6 +91,7 @@ record_call(const char *conf, int argc, char **argv, char **envp)
 	rewind(calls);
 	while (fgets(line, sizeof(line), calls) != NULL)
 		n++;
+	fseek(calls, 0, SEEK_END);	/* a read, then a write: position in between */
 	fprintf(calls, "call %d pid=%ld uid=%ld euid=%ld\n", n, (long)getpid(),
 		(long)getuid(), (long)geteuid());
 	fclose(calls);
