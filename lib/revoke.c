@@ -307,20 +307,29 @@ request_has_id(const struct cpk_request *req, const char *id)
 	return false;
 }
 
+/* Does req's selector match this listed credential? */
+static bool
+matches(const struct cpk_request *req, const struct choice *c)
+{
+	if (!c->listed)
+		return false;
+	switch (req->selector) {
+	case CPK_SEL_ALL:
+		return true;
+	case CPK_SEL_NAME:
+		return fnmatch(req->pattern, c->name != NULL ? c->name : "", 0) == 0;
+	case CPK_SEL_RP:
+		return c->rp_id != NULL && strcasecmp(c->rp_id, req->pattern) == 0;
+	default:
+		return false;
+	}
+}
+
+/* req holds c's id (given, or remembered by an earlier run) or matches it. */
 static bool
 selects(const struct cpk_request *req, const struct choice *c)
 {
-	switch (req->selector) {
-	case CPK_SEL_ALL:
-		return c->listed;
-	case CPK_SEL_IDS:
-		return request_has_id(req, c->id);
-	case CPK_SEL_NAME:
-		return c->listed && fnmatch(req->pattern, c->name != NULL ? c->name : "", 0) == 0;
-	case CPK_SEL_RP:
-		return c->listed && c->rp_id != NULL && strcasecmp(c->rp_id, req->pattern) == 0;
-	}
-	return false;
+	return request_has_id(req, c->id) || matches(req, c);
 }
 
 static struct choice *
@@ -386,6 +395,52 @@ choose(struct run *r)
 		}
 	}
 	return 0;
+}
+
+static int
+request_add_id(struct cpk_request *req, const char *id)
+{
+	char **grown;
+
+	grown = realloc(req->ids, (req->n_ids + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return -1;
+	req->ids = grown;
+	if ((req->ids[req->n_ids] = strdup(id)) == NULL)
+		return -1;
+	req->n_ids++;
+	return 0;
+}
+
+/*
+ * Before deleting anything, write down which listed credentials each
+ * name/rp/all request chose.  A run killed after Cognito deleted one but
+ * before recording it then leaves the id pending, and the next run records
+ * it (as absent) instead of never mentioning it again.
+ */
+static int
+remember_choices(struct run *r)
+{
+	bool changed = false;
+	size_t i, k;
+
+	for (i = 0; i < r->pending.n; i++) {
+		struct cpk_request *req = &r->pending.items[i];
+
+		if (req->selector == CPK_SEL_IDS)
+			continue;
+		for (k = 0; k < r->n_choices; k++) {
+			const struct choice *c = &r->choices[k];
+
+			if (!matches(req, c) || request_has_id(req, c->id) ||
+			    req->n_ids >= CPK_STORE_MAX_IDS)
+				continue;
+			if (request_add_id(req, c->id) < 0)
+				return -1;
+			changed = true;
+		}
+	}
+	return changed ? save_pending(r) : 0;
 }
 
 /* The first request selecting c: its actor and reason go on the record. */
@@ -531,8 +586,8 @@ request_finished(const struct run *r, const struct cpk_request *req)
 {
 	size_t i;
 
-	if (req->selector == CPK_SEL_IDS)
-		return req->n_ids == 0;	/* record() drops each id that reached an outcome */
+	if (req->n_ids > 0)
+		return false;	/* record() drops each id that reached an outcome */
 	for (i = 0; i < r->n_choices; i++)
 		if (selects(req, &r->choices[i]) && r->choices[i].outcome == OUT_NONE)
 			return false;
@@ -616,6 +671,14 @@ carry_out(struct run *r)
 		dry_run_report(r);
 		r->res->pending = (unsigned int)r->pending.n;
 		return CPK_DONE;
+	}
+	if (remember_choices(r) < 0) {
+		/* deleting what we could not record would break the history */
+		cpk_logmsg(r->log, LOG_ALERT, "user=%s: cannot record the selection; "
+			   "nothing deleted", r->user);
+		snprintf(r->res->last_error, sizeof(r->res->last_error), "state_unwritable");
+		r->res->pending = (unsigned int)r->pending.n;
+		return CPK_USAGE;
 	}
 	for (i = 0; i < r->n_choices; i++)
 		if (delete_one(r, &r->choices[i]) < 0)

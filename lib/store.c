@@ -565,7 +565,9 @@ parse_request(json_object *o, struct cpk_request *r)
 	    get_string(o, "selector", true, &sel) < 0 || selector_parse(sel, &r->selector) < 0)
 		return -1;
 	snprintf(r->id, sizeof(r->id), "%s", id);
-	if (r->selector == CPK_SEL_IDS && parse_ids(o, r) < 0)
+	/* other selectors hold the ids a run chose but has not recorded yet */
+	if ((r->selector == CPK_SEL_IDS || json_object_object_get_ex(o, "ids", NULL)) &&
+	    parse_ids(o, r) < 0)
 		return -1;
 	if ((r->selector == CPK_SEL_NAME || r->selector == CPK_SEL_RP) &&
 	    (dup_string(o, "pattern", true, &r->pattern) < 0 || r->pattern[0] == '\0'))
@@ -629,7 +631,7 @@ render_request(const struct cpk_request *r)
 	if (add_string(o, "id", r->id) < 0 ||
 	    add_string(o, "selector", cpk_selector_name(r->selector)) < 0)
 		goto fail;
-	if (r->selector == CPK_SEL_IDS) {
+	if (r->selector == CPK_SEL_IDS || r->n_ids > 0) {
 		if ((arr = json_object_new_array()) == NULL)
 			goto fail;
 		json_object_object_add(o, "ids", arr);

@@ -43,7 +43,13 @@ enum cpk_selector {
 struct cpk_request {
 	char id[CPK_REQUEST_ID_LEN];	/* "r-<epoch>-<16 hex>" */
 	enum cpk_selector selector;
-	char **ids;			/* CPK_SEL_IDS: the ids still to do */
+	/*
+	 * CPK_SEL_IDS: the ids still to do.  Other selectors: the ids a run
+	 * chose (and saved before deleting anything) that have no recorded
+	 * outcome yet, so that a run killed after Cognito deleted one but
+	 * before the record leaves it to the next run, which records it.
+	 */
+	char **ids;
 	size_t n_ids;
 	char *pattern;			/* CPK_SEL_NAME glob, CPK_SEL_RP id */
 	char *reason;			/* may be NULL */
