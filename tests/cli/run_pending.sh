@@ -1,0 +1,103 @@
+#!/bin/bash
+# --run-pending: every flagged user, -j N workers at a time, --rate R capping
+# the requests per second across all of them, a progress line only on a
+# terminal, exit status over all users, --json.
+. "$(dirname "$0")/lib.sh"
+cli_init "$0" "$@"
+
+users="alice bob carol mallory"
+setup() {
+	for u in $users; do
+		cli_user "$u" "[{\"CredentialId\": \"$u-1\"}, {\"CredentialId\": \"$u-2\"}, {\"CredentialId\": \"$u-3\"}]"
+		cli_token "$u"
+		pr -d "$u" >/dev/null
+		pr -a -r "offboarding" "$u" >/dev/null
+	done
+	emu_ctl DELETE requests >/dev/null
+}
+
+pr_out --run-pending
+cli_rc "nothing pending" 0
+cli_check "says nothing pending" cli_out_has '^nothing pending$'
+
+# --- four users, three workers, 10 requests a second across them
+setup
+pr_out --run-pending -j 3 --rate 10
+cli_rc "--run-pending -j 3 --rate 10" 0
+for u in $users; do
+	cli_eq "$u: no passkey left" "$(cli_count "$u")" 0
+	cli_check "$u: done line" cli_out_has "^$u: done: 3 deleted"
+done
+cli_check "no progress line without a terminal" bash -c "! grep -q \$'\\r' '$SANDBOX/err'"
+emu_ctl GET requests >"$SANDBOX/requests.json"
+cli_check "16 requests spread at <= 10/s over all workers" "$PYTHON3" -c '
+import json, sys
+times = sorted(r["Time"] for r in json.load(open(sys.argv[1]))["Requests"])
+assert len(times) == 16, len(times)
+span = times[-1] - times[0]
+gaps = [b - a for a, b in zip(times, times[1:])]
+# GCRA: the n-th request starts no earlier than (n-1)/R after the first
+assert span >= 1.4, "span %.3f" % span
+assert min(gaps) >= 0.05, "gap %.3f" % min(gaps)
+print("span %.2f s, smallest gap %.3f s" % (span, min(gaps)), file=sys.stderr)' "$SANDBOX/requests.json"
+cli_check "workers ran in parallel (several connections)" "$PYTHON3" -c '
+import json, sys
+conns = {r["Connection"] for r in json.load(open(sys.argv[1]))["Requests"]}
+assert len(conns) == 4, conns' "$SANDBOX/requests.json"
+
+# --- without --rate, -j 4: in parallel, faster
+setup
+emu_ctl POST latency '{"Milliseconds": 100}' >/dev/null
+start=$(date +%s%N)
+pr_out --run-pending -j 4
+elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
+emu_ctl POST latency '{"Milliseconds": 0}' >/dev/null
+cli_rc "--run-pending -j 4" 0
+cli_check "four users in parallel: < 1.2 s for 4 x 4 requests at 100 ms ($elapsed ms)" test "$elapsed" -lt 1200
+
+# --- a progress line on a terminal (a private devpts instance gives us one)
+setup
+if mount -t devpts -o newinstance,ptmxmode=0666 cpk-cli-pts /dev/pts 2>/dev/null &&
+	mount --bind /dev/pts/ptmx /dev/ptmx 2>/dev/null; then
+	script -qec "'$CPK_PASSKEY_REVOKE' --config '$CLI_CONF' --run-pending -j 2" /dev/null \
+		>"$SANDBOX/tty.out" 2>&1 || true
+	cli_check "progress line on a terminal" grep -q '4/4 users, 4 done, 0 pending, 0 failed' "$SANDBOX/tty.out"
+	cli_check "the progress line is rewritten in place" grep -q $'\r' "$SANDBOX/tty.out"
+else
+	cli_log "# no pseudo-terminal here: progress line on a terminal not checked"
+	pr --run-pending >/dev/null
+fi
+
+# --- mixed outcomes: one user's token is refused -> exit 2, --json says who
+setup
+chmod 0644 "$SANDBOX/home/bob/.cache/cognito/tokens.json"
+pr_out --run-pending --json
+cli_rc "one user stays pending -> exit 2" 2
+cli_check "--json names each user's status" "$PYTHON3" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+st = {u["user"]: u["status"] for u in d["users"]}
+assert st == {"alice": "done", "bob": "pending", "carol": "done", "mallory": "done"}, st
+assert d["exit"] == 2
+bob = [u for u in d["users"] if u["user"] == "bob"][0]
+assert bob["last_error"] == "mode_too_open", bob' "$SANDBOX/out"
+cli_eq "bob keeps his passkeys" "$(cli_count bob)" 3
+pr_out -S -A
+cli_check "status: bob pending" cli_out_has '^bob pending 1 request since .* last_error=mode_too_open attempts=1$'
+cli_check "status: alice done" cli_out_has '^alice done '
+chmod 0600 "$SANDBOX/home/bob/.cache/cognito/tokens.json"
+pr_out --run-pending
+cli_rc "bob's turn once his token is fixed" 0
+cli_check "only bob was run" bash -c "[ \"\$(grep -c ': done' '$SANDBOX/out')\" = 1 ]"
+
+# --- options
+pr_out --run-pending -j 0
+cli_rc "-j 0" 1
+pr_out --run-pending --rate nan
+cli_rc "--rate nan" 1
+pr_out -x -j 2 alice
+cli_rc "-j without --run-pending" 1
+pr_out --run-pending alice
+cli_rc "--run-pending with a user" 1
+
+cli_done
