@@ -901,6 +901,9 @@ cmd_status(struct cmd *c)
 	struct passwd *pw;
 	int n = c->o.n_users, i, rc, status = CPK_DONE;
 
+	if (c->o.all_users && !c->is_root)
+		return fail(CPK_USAGE, "permission denied: only root may see the status of "
+			    "every user");
 	if (n == 0 && !c->o.all_users) {
 		pw = getpwuid(getuid());
 		if (pw == NULL || (self[0] = strdup(pw->pw_name)) == NULL)
