@@ -1,0 +1,511 @@
+#!/bin/bash
+# tests/bench/run.sh: performance of pam_cognito_passkey against its baselines
+# and against the physical limit, side by side in one run (issue 9).  Not part
+# of `make check`: run it on demand, as root, on a quiet machine.
+#
+#   tests/bench/run.sh [-b BUILDDIR] [SECTION...]
+#
+# SECTION: fastpath revoke runpending rate memory (default: all; about 2-3 minutes,
+# at most 5).  BUILDDIR is a configured and built out-of-tree build
+# (default $CPK_BUILDDIR, else one is configured and built in
+# /tmp/cpk-bench-build).  Every figure is printed with the baseline measured
+# in the same run and their ratio; a summary table in Markdown comes last
+# (for tests/bench/RESULTS.md).  Exit status 0 when every target is met,
+# 1 when one is missed, 2 when the bench could not run, 77 when not root.
+#
+# The bench runs in a private mount namespace (unshare -m) in which
+# /etc/passwd and /etc/group are bind-mounted copies with the bench users
+# (cpkfast, cpkrev, bu001..bu200), homes under a temp directory: nothing
+# outside the namespace sees them.  The emulator (tests/emulator) serves
+# HTTPS on 127.0.0.1 with a throw-away CA.
+set -eu
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$BENCH_DIR/../.." && pwd)
+PY=${PYTHON3:-python3}
+LATENCY_MS=20
+FAST_CALLS=100000
+FAST_ROUNDS=3
+CG_CALLS=2000
+STRACE_CALLS=10000
+REVOKE_REPS=5
+BULK_USERS=200
+HOLD_HANDLES=1000
+
+usage() {
+	sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+	exit 2
+}
+
+# ------------------------------------------------------------ outside the namespace
+
+if [ -z "${CPK_BENCH_WORK:-}" ]; then
+	BUILD=${CPK_BUILDDIR:-}
+	while getopts b:h opt; do
+		case $opt in
+		b) BUILD=$OPTARG ;;
+		*) usage ;;
+		esac
+	done
+	shift $((OPTIND - 1))
+	if [ "$(id -u)" != 0 ]; then
+		echo "SKIP: the bench needs root (private mount namespace, bench users)" >&2
+		exit 77
+	fi
+	unshare -m --propagation private true 2>/dev/null || {
+		echo "SKIP: unshare -m is not permitted here" >&2
+		exit 77
+	}
+	if [ -z "$BUILD" ]; then
+		BUILD=/tmp/cpk-bench-build
+		if [ ! -x "$BUILD/helper/passkey-revoke" ]; then
+			echo "# building in $BUILD (not counted in the bench time)" >&2
+			[ -x "$TOP/configure" ] || (cd "$TOP" && autoreconf -fi)
+			mkdir -p "$BUILD"
+			(cd "$BUILD" && "$TOP/configure" >/dev/null && make -j2 >/dev/null) || exit 2
+		fi
+	fi
+	BUILD=$(cd "$BUILD" && pwd)
+	for f in helper/passkey-revoke helper/cognito-passkey-helper \
+		pam_module/.libs/pam_cognito_passkey.so; do
+		[ -e "$BUILD/$f" ] || { echo "run.sh: $BUILD/$f missing: build first" >&2; exit 2; }
+	done
+	WORK=$(mktemp -d /tmp/cpk-bench.XXXXXX)
+	chmod 0755 "$WORK"
+	mkdir -p "$WORK/etc" "$WORK/home"
+	cp /etc/passwd "$WORK/etc/passwd"
+	cp /etc/group "$WORK/etc/group"
+	{
+		echo "cpkfast:5000"
+		echo "cpkrev:5001"
+		for i in $(seq 1 "$BULK_USERS"); do
+			printf 'bu%03d:%d\n' "$i" $((5100 + i))
+		done
+	} >"$WORK/users"
+	while IFS=: read -r name id; do
+		echo "$name:x:$id:$id:bench user:$WORK/home/$name:/bin/sh" >>"$WORK/etc/passwd"
+		echo "$name:x:$id:" >>"$WORK/etc/group"
+		mkdir -p "$WORK/home/$name"
+		chown "$id:$id" "$WORK/home/$name"
+		chmod 0700 "$WORK/home/$name"
+	done <"$WORK/users"
+	export CPK_BENCH_WORK=$WORK CPK_BENCH_BUILD=$BUILD
+	rc=0
+	unshare -m --propagation private /bin/bash -c '
+		set -e
+		mount --bind "$CPK_BENCH_WORK/etc/passwd" /etc/passwd
+		mount --bind "$CPK_BENCH_WORK/etc/group" /etc/group
+		exec bash "$0" "$@"' "$0" "$@" || rc=$?
+	if [ "${CPK_BENCH_KEEP:-}" = "" ]; then
+		rm -rf "$WORK"
+	else
+		echo "# kept $WORK" >&2
+	fi
+	exit "$rc"
+fi
+
+# ------------------------------------------------------------ inside the namespace
+
+WORK=$CPK_BENCH_WORK
+BUILD=$CPK_BENCH_BUILD
+REVOKE=$BUILD/helper/passkey-revoke
+HELPER=$BUILD/helper/cognito-passkey-helper
+MODULE=$BUILD/pam_module/.libs/pam_cognito_passkey.so
+BIN=$WORK/bin
+CONF=$WORK/cpk.conf
+STATE=$WORK/state
+SECTIONS=${*:-fastpath revoke runpending rate memory}
+T_START=$(date +%s)
+MISSED=0
+SUMMARY=()
+
+note() { printf '%s\n' "$*"; }
+die() { printf 'run.sh: %s\n' "$*" >&2; exit 2; }
+# calc EXPR [DECIMALS]
+calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
+# field KEY < "k=v k=v": the value of KEY
+field() { tr ' ' '\n' | sed -n "s/^$1=//p" | head -1; }
+# median of numbers on stdin; minimum
+median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+minimum() { sort -g | head -1; }
+# verdict OK-EXPR (awk): PASS or MISS
+verdict() {
+	if [ "$(awk "BEGIN { print ($1) ? 1 : 0 }")" = 1 ]; then
+		echo PASS
+	else
+		echo MISS
+	fi
+}
+# row FIGURE MEASURED BASELINE RATIO TARGET VERDICT: a line of the summary
+# (rows are what counts for the exit status)
+row() {
+	SUMMARY+=("| $1 | $2 | $3 | $4 | $5 | $6 |")
+	[ "$6" != MISS ] || MISSED=1
+}
+
+make_pamd() {
+	mkdir -p "$WORK/pam.d"
+	printf '%s\n' "session optional $MODULE conf=$CONF" "session required pam_permit.so" \
+		>"$WORK/pam.d/with"
+	printf '%s\n' "session required pam_permit.so" >"$WORK/pam.d/without"
+}
+
+compile() {
+	local cg=""
+	mkdir -p "$BIN"
+	[ -e /usr/include/valgrind/callgrind.h ] && cg=-DHAVE_CALLGRIND_H
+	gcc -O2 -Wall -Wextra -Werror $cg -o "$BIN/bench_pam" "$BENCH_DIR/bench_pam.c" -lpam ||
+		die "cannot build bench_pam (libpam headers?)"
+	gcc -O2 -Wall -Wextra -Wno-unused-parameter -Werror -o "$BIN/floor" "$BENCH_DIR/floor.c" \
+		$(pkg-config --cflags --libs libcurl) || die "cannot build floor (libcurl headers?)"
+}
+
+write_conf() {
+	mkdir -p -m 0700 "$STATE"
+	{
+		cat "$TOP/conf/pam_cognito_passkey.conf"
+		echo "state_dir = $STATE"
+		if [ -n "${EMU_URL:-}" ]; then
+			echo "endpoint_url = $EMU_URL"
+			echo "ca_file = $EMU_CA"
+		fi
+	} >"$CONF"
+	chmod 0644 "$CONF"
+}
+
+machine() {
+	note "# machine: $(nproc) CPU, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), kernel $(uname -r), $(sed -n 's/^PRETTY_NAME="\(.*\)"/\1/p' /etc/os-release)"
+	note "# date: $(date -u '+%Y-%m-%d %H:%M UTC'); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+	note "# tree: $(git -C "$TOP" log -1 --format='%h %s' 2>/dev/null | cut -c1-72)"
+	note "# libpam $(dpkg-query -W -f='${Version}' libpam0g 2>/dev/null || echo ?), $(curl-config --version 2>/dev/null || echo libcurl ?), $("$PY" -c 'import boto3, sys; print("boto3", boto3.__version__, "python", sys.version.split()[0])' 2>/dev/null || echo 'boto3 missing')"
+}
+
+# ------------------------------------------------------------ 1. fast path
+
+fast_loop() { "$BIN/bench_pam" loop "$WORK/pam.d" "$1" cpkfast "$2"; }
+fast_bare() { "$BIN/bench_pam" bare "$CONF" cpkfast "$1"; }
+
+# strace_counts FILE: "syscall calls" lines of an strace -c summary
+strace_counts() { awk '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" { print $NF, $4 }' "$1"; }
+
+# callgrind_ir ARGS...: instructions in the timed loop
+callgrind_ir() {
+	local out=$WORK/callgrind.out
+	rm -f "$out"
+	valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" "$@" >/dev/null 2>&1 ||
+		return 1
+	awk '/^totals:/ { print $2; exit }' "$out"
+}
+
+section_fastpath() {
+	local r w wo b with=() without=() bare=() tw two tb added ratio
+	note ""
+	note "## 1. Fast path: nothing pending, pam_open_session on a started handle"
+	write_conf
+	make_pamd
+	# the same answer from every variant, or the comparison means nothing
+	fast_loop with 1 | grep -q 'first=PAM_SUCCESS changed=0' || die "stack with the module fails"
+	fast_bare 1 | grep -q 'first=nothing_pending changed=0' || die "bare loop fails"
+	for r in $(seq 1 "$FAST_ROUNDS"); do
+		w=$(fast_loop with "$FAST_CALLS" | field ns_per_call)
+		wo=$(fast_loop without "$FAST_CALLS" | field ns_per_call)
+		b=$(fast_bare "$FAST_CALLS" | field ns_per_call)
+		with+=("$w")
+		without+=("$wo")
+		bare+=("$b")
+		note "round $r: with module $(calc "$w/1000") us, without $(calc "$wo/1000") us, bare minimum $(calc "$b/1000") us per call"
+	done
+	tw=$(printf '%s\n' "${with[@]}" | minimum)
+	two=$(printf '%s\n' "${without[@]}" | minimum)
+	tb=$(printf '%s\n' "${bare[@]}" | minimum)
+	added=$(calc "$tw - $two" 1)
+	ratio=$(calc "($tw - $two) / $tb")
+	note "best of $FAST_ROUNDS x $FAST_CALLS calls:"
+	note "  stack with the module     $(calc "$tw/1000") us/call"
+	note "  stack without it          $(calc "$two/1000") us/call   (baseline)"
+	note "  time the module adds      $(calc "$added/1000") us/call"
+	note "  bare minimum (C loop)     $(calc "$tb/1000") us/call   (open, fstat, read, close the conf; stat pending/USER)"
+	note "  added / bare minimum      ${ratio}x   target <= 1.5x   $(verdict "$ratio <= 1.5")"
+	row "fast path: time the module adds per pam_open_session" "$(calc "$added/1000") us" \
+		"bare minimum $(calc "$tb/1000") us" "${ratio}x" "<= 1.5x" "$(verdict "$ratio <= 1.5")"
+	row "fast path: stack with / without the module" "$(calc "$tw/1000") us" \
+		"$(calc "$two/1000") us" "$(calc "$tw/$two")x" "-" "-"
+
+	note "syscalls per call (strace -f -c, $STRACE_CALLS calls; with minus without):"
+	strace -f -c -o "$WORK/strace.with" "$BIN/bench_pam" loop "$WORK/pam.d" with cpkfast "$STRACE_CALLS" >/dev/null
+	strace -f -c -o "$WORK/strace.without" "$BIN/bench_pam" loop "$WORK/pam.d" without cpkfast "$STRACE_CALLS" >/dev/null
+	strace -f -c -o "$WORK/strace.bare" "$BIN/bench_pam" bare "$CONF" cpkfast "$STRACE_CALLS" >/dev/null
+	local delta total_mod total_bare bad
+	delta=$(join -a1 -a2 -e0 -o 0,1.2,2.2 <(strace_counts "$WORK/strace.with" | sort) \
+		<(strace_counts "$WORK/strace.without" | sort) |
+		awk -v n="$STRACE_CALLS" '{ d = ($2 - $3) / n; if (d >= 0.5 || d <= -0.5) printf "%s=%.2f ", $1, d }')
+	note "  module: ${delta:-none}"
+	note "  bare:   $(strace_counts "$WORK/strace.bare" | awk -v n="$STRACE_CALLS" '{ d = $2 / n; if (d >= 0.5) printf "%s=%.2f ", $1, d }')"
+	total_mod=$(join -a1 -a2 -e0 -o 0,1.2,2.2 <(strace_counts "$WORK/strace.with" | sort) \
+		<(strace_counts "$WORK/strace.without" | sort) |
+		awk -v n="$STRACE_CALLS" '{ s += ($2 - $3) } END { printf "%.2f", s / n }')
+	total_bare=$(strace_counts "$WORK/strace.bare" | awk -v n="$STRACE_CALLS" '{ s += $2 } END { printf "%.2f", s / n }')
+	bad=$(echo "$delta" | grep -Eo '(clone|clone3|fork|vfork|execve|connect|socket|sendto|sendmsg)=' || true)
+	note "  fork, exec or network calls the module adds: ${bad:-none}"
+	note "    (libpam's own audit netlink socket, socket/sendto/recvfrom, is there with and without the module)"
+	row "fast path: syscalls the module adds per call" "$total_mod" "bare minimum $total_bare" \
+		"$(calc "$total_mod/$total_bare")x" "no fork, no network" "$([ -z "$bad" ] && echo PASS || echo MISS)"
+
+	if command -v valgrind >/dev/null; then
+		local iw iwo ib
+		iw=$(callgrind_ir "$BIN/bench_pam" loop "$WORK/pam.d" with cpkfast "$CG_CALLS")
+		iwo=$(callgrind_ir "$BIN/bench_pam" loop "$WORK/pam.d" without cpkfast "$CG_CALLS")
+		ib=$(callgrind_ir "$BIN/bench_pam" bare "$CONF" cpkfast "$CG_CALLS")
+		note "instructions per call (callgrind, $CG_CALLS calls after one warm-up call):"
+		note "  with $(calc "$iw/$CG_CALLS" 0), without $(calc "$iwo/$CG_CALLS" 0): module adds $(calc "($iw-$iwo)/$CG_CALLS" 0); bare minimum $(calc "$ib/$CG_CALLS" 0); ratio $(calc "($iw-$iwo)/$ib")x"
+		row "fast path: instructions the module adds per call (callgrind)" \
+			"$(calc "($iw-$iwo)/$CG_CALLS" 0)" "bare minimum $(calc "$ib/$CG_CALLS" 0)" \
+			"$(calc "($iw-$iwo)/$ib")x" "(reported)" "-"
+	else
+		note "valgrind not installed: no instruction counts"
+	fi
+}
+
+# ------------------------------------------------------------ emulator
+
+EMU_STARTED=""
+start_emulator() {
+	[ -z "$EMU_STARTED" ] || return 0
+	EMU_PYTHON=$PY
+	# shellcheck source=../emulator/testenv.sh
+	. "$TOP/tests/emulator/testenv.sh"
+	emu_start "$WORK/emu" || die "the emulator did not start"
+	EMU_STARTED=1
+	trap 'emu_stop || true' EXIT
+	write_conf
+}
+
+emu() { "$PY" "$BENCH_DIR/bench_emu.py" "$@"; }
+flag() {
+	local u
+	for u in "$@"; do
+		"$REVOKE" --config "$CONF" -a -r bench "$u" >/dev/null || die "cannot flag $u"
+	done
+}
+# run_cmd [-s] CMD...: its output goes to $WORK/child.log, ours is bench_pam's line
+run_cmd() { BENCH_CHILD_OUT=$WORK/child.log "$BIN/bench_pam" run "$@"; }
+
+FLOOR_HS=""
+FLOOR_REQ=""
+measure_floor() {
+	[ -z "$FLOOR_HS" ] || return 0
+	local out
+	emu latency 0
+	out=$("$BIN/floor" "$EMU_URL" "$EMU_CA" "$WORK/home/cpkrev/.cache/cognito/tokens.json" 6 20)
+	FLOOR_HS=$(echo "$out" | field handshake_ms)
+	FLOOR_REQ=$(echo "$out" | field request_ms)
+	note "network floor (libcurl in-process, latency 0, best of 20): TCP+TLS handshake ${FLOOR_HS} ms, one request on the open connection ${FLOOR_REQ} ms"
+	emu latency "$LATENCY_MS"
+}
+
+# ------------------------------------------------------------ 2. one user's revocation
+
+section_revoke() {
+	local i out cpk=() py=() pyin=() sum tc tp tpin limit r1 r2 region cache
+	note ""
+	note "## 2. One user's revocation: 5 passkeys, HTTPS, ${LATENCY_MS} ms added per request"
+	start_emulator
+	emu users "$WORK/home" 5 cpkrev:5001
+	measure_floor
+	cache=$WORK/home/cpkrev/.cache/cognito/tokens.json
+	region=$(sed -n 's/.*region=\([a-z0-9-]*\).*/\1/p' "$EMU_LOG" | head -1)
+	"$PY" -c 'import boto3' 2>/dev/null || die "boto3 is missing: no baseline"
+	for i in $(seq 1 "$REVOKE_REPS"); do
+		emu passkeys 5 cpkrev
+		flag cpkrev
+		emu clear-log
+		out=$(run_cmd "$REVOKE" --config "$CONF" -x cpkrev)
+		[ "$(echo "$out" | field status)" = 0 ] || die "passkey-revoke -x failed: $out"
+		sum=$(emu log-summary)
+		[ "$(emu remaining cpkrev)" = 0 ] || die "passkey-revoke -x left passkeys"
+		cpk+=("$(echo "$out" | field wall_ms)")
+		emu passkeys 5 cpkrev
+		out=$(AWS_EC2_METADATA_DISABLED=true run_cmd "$PY" "$BENCH_DIR/boto3_revoke.py" "$cache" "$EMU_URL" "$EMU_CA" "$region")
+		[ "$(echo "$out" | field status)" = 0 ] || die "boto3 script failed: $out"
+		[ "$(emu remaining cpkrev)" = 0 ] || die "boto3 script left passkeys"
+		py+=("$(echo "$out" | field wall_ms)")
+		note "rep $i: passkey-revoke -x $(calc "${cpk[-1]}" 1) ms (emulator saw: $sum); boto3 script $(calc "${py[-1]}" 1) ms"
+	done
+	# the in-script part of boto3 once more, for the breakdown (import, client, calls)
+	emu passkeys 5 cpkrev
+	pyin=$(AWS_EC2_METADATA_DISABLED=true "$PY" "$BENCH_DIR/boto3_revoke.py" "$cache" "$EMU_URL" "$EMU_CA" "$region")
+	tc=$(printf '%s\n' "${cpk[@]}" | median)
+	tp=$(printf '%s\n' "${py[@]}" | median)
+	limit=$(calc "$FLOOR_HS + 6 * ($FLOOR_REQ + $LATENCY_MS)" 1)
+	r1=$(calc "$tp / $tc")
+	r2=$(calc "$tc / $limit")
+	note "median of $REVOKE_REPS, end to end (exec to exit):"
+	note "  passkey-revoke -x         $(calc "$tc" 1) ms"
+	note "  boto3 script              $(calc "$tp" 1) ms   (baseline; $pyin)"
+	note "  boto3 / passkey-revoke    ${r1}x   target >= 3x   $(verdict "$r1 >= 3")"
+	note "  limit: handshake + 6 x (request floor + ${LATENCY_MS} ms) = $FLOOR_HS + 6 x ($FLOOR_REQ + $LATENCY_MS) = $limit ms"
+	note "  passkey-revoke / limit    ${r2}x   target <= 1.25x   $(verdict "$r2 <= 1.25")"
+	row "one user, 5 passkeys: passkey-revoke -x vs boto3" "$(calc "$tc" 1) ms" \
+		"boto3 $(calc "$tp" 1) ms" "${r1}x faster" ">= 3x" "$(verdict "$r1 >= 3")"
+	row "one user, 5 passkeys: passkey-revoke -x vs limit" "$(calc "$tc" 1) ms" \
+		"limit $limit ms" "${r2}x" "<= 1.25x" "$(verdict "$r2 <= 1.25")"
+}
+
+# ------------------------------------------------------------ 3. --run-pending
+
+bulk_names() { sed -n 's/^\(bu[0-9]*\):.*/\1/p' "$WORK/users" | head -"${1:-$BULK_USERS}"; }
+
+# reset_bulk N: N users with 2 passkeys each, flagged
+reset_bulk() {
+	local n=$1
+	# shellcheck disable=SC2046
+	emu passkeys 2 $(bulk_names "$n")
+	# shellcheck disable=SC2046
+	flag $(bulk_names "$n")
+	emu clear-log
+}
+
+# run_pending ARGS...: prints the bench_pam run line; checks that all is done
+run_pending() {
+	local out
+	out=$(run_cmd "$REVOKE" --config "$CONF" --run-pending "$@")
+	[ "$(echo "$out" | field status)" = 0 ] || die "--run-pending $* failed: $out"
+	echo "$out"
+}
+
+section_runpending() {
+	local out t1 t8 lanes per_user limit r1 r2 sum
+	note ""
+	note "## 3. --run-pending: $BULK_USERS users x 2 passkeys, ${LATENCY_MS} ms added per request"
+	bulk_setup
+
+	reset_bulk "$BULK_USERS"
+	out=$(run_pending -j 1)
+	t1=$(echo "$out" | field wall_ms)
+	sum=$(emu log-summary)
+	[ "$(emu remaining $(bulk_names))" = 0 ] || die "-j 1 left passkeys"
+	note "-j 1: $(calc "$t1/1000" 2) s   (emulator saw: $sum)"
+
+	reset_bulk "$BULK_USERS"
+	out=$(run_pending -j 8)
+	t8=$(echo "$out" | field wall_ms)
+	[ "$(emu remaining $(bulk_names))" = 0 ] || die "-j 8 left passkeys"
+	note "-j 8: $(calc "$t8/1000" 2) s   (emulator saw: $(emu log-summary))"
+
+	lanes=8
+	per_user=$(calc "$FLOOR_HS + 3 * ($FLOOR_REQ + $LATENCY_MS)" 2)
+	limit=$(calc "int(($BULK_USERS + $lanes - 1) / $lanes) * $per_user" 0)
+	r1=$(calc "$t1 / $t8")
+	r2=$(calc "$t8 / $limit")
+	note "  -j 8 vs -j 1              ${r1}x faster   target >= 5x   $(verdict "$r1 >= 5")"
+	note "  limit for 8 lanes: ceil($BULK_USERS/8) users a lane x (handshake + 3 x (request floor + ${LATENCY_MS} ms)) = 25 x $per_user = $limit ms"
+	note "  -j 8 / limit              ${r2}x"
+	row "--run-pending 200 users: -j 8 vs -j 1" "$(calc "$t8/1000") s" "-j 1 $(calc "$t1/1000") s" \
+		"${r1}x faster" ">= 5x" "$(verdict "$r1 >= 5")"
+	row "--run-pending 200 users: -j 8 vs the 8-lane limit" "$(calc "$t8/1000") s" \
+		"limit $(calc "$limit/1000") s" "${r2}x" "(reported)" "-"
+
+}
+
+# ------------------------------------------------------------ 3b. --rate
+
+bulk_setup() {
+	start_emulator
+	[ -e "$WORK/home/cpkrev/.cache/cognito/tokens.json" ] || emu users "$WORK/home" 5 cpkrev:5001
+	measure_floor
+	if [ ! -e "$WORK/home/bu001/.cache/cognito/tokens.json" ]; then
+		# shellcheck disable=SC2046
+		emu users "$WORK/home" 2 $(sed -n 's/^\(bu[0-9]*:[0-9]*\)$/\1/p' "$WORK/users")
+	fi
+}
+
+section_rate() {
+	local out tr rc achieved worst dev
+	note ""
+	note "## 3b. --run-pending -j 8 --rate 50: $BULK_USERS users x 2 passkeys"
+	bulk_setup
+	reset_bulk "$BULK_USERS"
+	out=$(run_pending -j 8 --rate 50)
+	tr=$(echo "$out" | field wall_ms)
+	rc=$(emu rate-check 50)
+	achieved=$(echo "$rc" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["achieved"])')
+	worst=$(echo "$rc" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["max_in_1s_window"])')
+	dev=$(calc "($achieved - 50) / 50 * 100" 1)
+	note "--rate 50 (-j 8): $(calc "$tr/1000") s; from the emulator's request log: $rc"
+	note "  achieved rate             $achieved/s (${dev}%)   target within 5%   $(verdict "$achieved >= 47.5 && $achieved <= 52.5")"
+	note "  most in any 1 s window    $worst   target <= 50   $(verdict "$worst <= 50")"
+	row "--rate 50: achieved rate (request log)" "$achieved/s" "50/s" "${dev}%" "within 5%" \
+		"$(verdict "$achieved >= 47.5 && $achieved <= 52.5")"
+	row "--rate 50: most requests in any 1 s window" "$worst" "50" "-" "<= 50" "$(verdict "$worst <= 50")"
+}
+
+# ------------------------------------------------------------ 4. memory
+
+section_memory() {
+	local out hw ha fl n50p n50c n200p n200c with without pw pwo once
+	note ""
+	note "## 4. Memory"
+	bulk_setup
+	emu passkeys 5 cpkrev
+	flag cpkrev
+	out=$(run_cmd -s "$HELPER" cpkrev sshd session "conf=$CONF")
+	[ "$(echo "$out" | field status)" = 0 ] || die "helper failed: $out"
+	hw=$(echo "$out" | field maxrss_kb)
+	ha=$(echo "$out" | field parent_anon_kb)
+	# baseline: the least any libcurl+OpenSSL client needs here (one TLS connection, 6 requests)
+	fl=$(run_cmd "$BIN/floor" "$EMU_URL" "$EMU_CA" "$WORK/home/cpkrev/.cache/cognito/tokens.json" 6 1 | field maxrss_kb)
+	note "cognito-passkey-helper, one user, 5 passkeys: peak RSS $(calc "$hw/1024") MiB, of which private (RssAnon) $(calc "$ha/1024") MiB ($out)"
+	note "  baseline: minimal libcurl client (tests/bench/floor.c, one TLS connection): peak RSS $(calc "$fl/1024") MiB"
+	row "helper peak RSS, one user (5 passkeys)" "$(calc "$hw/1024") MiB" \
+		"libcurl client $(calc "$fl/1024") MiB" "$(calc "$hw/$fl")x" "< 10 MiB" \
+		"$(verdict "$hw < 10240")"
+	row "helper private memory (RssAnon), one user" "$(calc "$ha/1024") MiB" "-" "-" "(reported)" "-"
+
+	reset_bulk 50
+	out=$(run_cmd -s "$REVOKE" --config "$CONF" --run-pending -j 8)
+	n50p=$(echo "$out" | field parent_hwm_kb)
+	n50c=$(echo "$out" | field child_hwm_kb)
+	note "--run-pending -j 8, N=50:  parent $(calc "$n50p/1024") MiB, largest worker $(calc "$n50c/1024") MiB ($out)"
+	reset_bulk "$BULK_USERS"
+	out=$(run_cmd -s "$REVOKE" --config "$CONF" --run-pending -j 8)
+	n200p=$(echo "$out" | field parent_hwm_kb)
+	n200c=$(echo "$out" | field child_hwm_kb)
+	note "--run-pending -j 8, N=200: parent $(calc "$n200p/1024") MiB, largest worker $(calc "$n200c/1024") MiB ($out)"
+	row "--run-pending parent peak RSS, N=200 vs N=50" "$(calc "$n200p/1024") MiB" \
+		"$(calc "$n50p/1024") MiB" "$(calc "$n200p/$n50p")x" "flat (<= 1.1x)" "$(verdict "$n200p <= 1.1 * $n50p")"
+	row "--run-pending worker peak RSS, N=200 vs N=50" "$(calc "$n200c/1024") MiB" \
+		"$(calc "$n50c/1024") MiB" "$(calc "$n200c/$n50c")x" "flat (<= 1.1x)" "$(verdict "$n200c <= 1.1 * $n50c")"
+
+	make_pamd
+	with=$("$BIN/bench_pam" hold "$WORK/pam.d" with cpkfast "$HOLD_HANDLES")
+	without=$("$BIN/bench_pam" hold "$WORK/pam.d" without cpkfast "$HOLD_HANDLES")
+	pw=$(calc "($(echo "$with" | field rss_kb_k) - $(echo "$with" | field rss_kb_1)) / ($HOLD_HANDLES - 1)" 3)
+	pwo=$(calc "($(echo "$without" | field rss_kb_k) - $(echo "$without" | field rss_kb_1)) / ($HOLD_HANDLES - 1)" 3)
+	once=$(calc "($(echo "$with" | field rss_kb_1) - $(echo "$with" | field rss_kb_0)) - ($(echo "$without" | field rss_kb_1) - $(echo "$without" | field rss_kb_0))" 0)
+	note "host process holding $HOLD_HANDLES PAM handles, each opened once:"
+	note "  with the module: $with"
+	note "  without it:      $without"
+	note "  per handle: $pw KiB with, $pwo KiB without: the module adds $(calc "$pw - $pwo" 2) KiB a handle; once per process (first handle, dlopen): $once KiB"
+	row "host RSS per PAM handle, with / without the module" "$pw KiB" "$pwo KiB" \
+		"+$(calc "$pw - $pwo" 2) KiB" "(reported)" "-"
+	row "host RSS once per process (module loaded)" "+$once KiB" "-" "-" "(reported)" "-"
+}
+
+# ------------------------------------------------------------ main
+
+[ -d "$STATE" ] || mkdir -p -m 0700 "$STATE"
+compile
+machine
+for s in $SECTIONS; do
+	case $s in
+	fastpath | revoke | runpending | rate | memory) "section_$s" ;;
+	*) die "unknown section $s (fastpath revoke runpending rate memory)" ;;
+	esac
+done
+note ""
+note "## Summary ($(($(date +%s) - T_START)) s)"
+note ""
+note "| figure | measured | baseline | ratio | target | verdict |"
+note "|---|---|---|---|---|---|"
+printf '%s\n' "${SUMMARY[@]}"
+exit "$MISSED"
