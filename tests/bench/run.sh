@@ -148,6 +148,9 @@ make_pamd() {
 	printf '%s\n' "session optional $MODULE conf=$CONF" "session required pam_permit.so" \
 		>"$WORK/pam.d/with"
 	printf '%s\n' "session required pam_permit.so" >"$WORK/pam.d/without"
+	# control for memory: the same two stack lines, pam_permit in the module's place
+	printf '%s\n' "session optional pam_permit.so conf=$CONF" "session required pam_permit.so" \
+		>"$WORK/pam.d/control"
 }
 
 compile() {
@@ -442,7 +445,7 @@ section_rate() {
 # ------------------------------------------------------------ 4. memory
 
 section_memory() {
-	local out hw ha fl n50p n50c n200p n200c with without pw pwo once
+	local out hw ha fl n50p n50c n200p n200c with without control pw pwo pc once
 	note ""
 	note "## 4. Memory"
 	bulk_setup
@@ -479,15 +482,21 @@ section_memory() {
 	make_pamd
 	with=$("$BIN/bench_pam" hold "$WORK/pam.d" with cpkfast "$HOLD_HANDLES")
 	without=$("$BIN/bench_pam" hold "$WORK/pam.d" without cpkfast "$HOLD_HANDLES")
+	control=$("$BIN/bench_pam" hold "$WORK/pam.d" control cpkfast "$HOLD_HANDLES")
+	pc=$(calc "($(echo "$control" | field rss_kb_k) - $(echo "$control" | field rss_kb_1)) / ($HOLD_HANDLES - 1)" 3)
 	pw=$(calc "($(echo "$with" | field rss_kb_k) - $(echo "$with" | field rss_kb_1)) / ($HOLD_HANDLES - 1)" 3)
 	pwo=$(calc "($(echo "$without" | field rss_kb_k) - $(echo "$without" | field rss_kb_1)) / ($HOLD_HANDLES - 1)" 3)
 	once=$(calc "($(echo "$with" | field rss_kb_1) - $(echo "$with" | field rss_kb_0)) - ($(echo "$without" | field rss_kb_1) - $(echo "$without" | field rss_kb_0))" 0)
 	note "host process holding $HOLD_HANDLES PAM handles, each opened once:"
 	note "  with the module: $with"
 	note "  without it:      $without"
+	note "  control (pam_permit.so, same arguments, in the module's place): $control"
 	note "  per handle: $pw KiB with, $pwo KiB without: the module adds $(calc "$pw - $pwo" 2) KiB a handle; once per process (first handle, dlopen): $once KiB"
+	note "  of the per-handle cost, libpam's own bookkeeping for one more stack line is $(calc "$pc - $pwo" 2) KiB (control); the module's own: $(calc "$pw - $pc" 2) KiB"
 	row "host RSS per PAM handle, with / without the module" "$pw KiB" "$pwo KiB" \
 		"+$(calc "$pw - $pwo" 2) KiB" "(reported)" "-"
+	row "host RSS per PAM handle, module vs pam_permit in its place" "$pw KiB" "$pc KiB" \
+		"+$(calc "$pw - $pc" 2) KiB" "(reported)" "-"
 	row "host RSS once per process (module loaded)" "+$once KiB" "-" "-" "(reported)" "-"
 }
 
