@@ -743,7 +743,12 @@ open_state(struct run *r, int *status)
 		*status = CPK_USAGE;
 		return -1;
 	}
-	return r->pending.n == 0 ? 1 : 0;
+	if (r->pending.n > 0)
+		return 0;
+	/* an empty list must not keep the module's fast path busy */
+	if (!r->opts->dry_run && cpk_pending_exists(r->st, r->user) == 1)
+		save_pending(r);
+	return 1;
 }
 
 static void

@@ -119,4 +119,10 @@ pr_out -S alice
 cli_check "status says corrupt" cli_out_has '^alice corrupt kept=.*/pending/\.corrupt\.alice\.[0-9]+'
 cli_eq "nothing deleted" "$(cli_count alice)" 1
 
+# --- a well-formed but empty pending file is removed (the fast path stays fast)
+printf '{"version": 1, "user": "alice", "requests": []}\n' >"$CLI_STATE/pending/alice"
+pr_out -x alice
+cli_rc "empty pending list" 0
+cli_check "empty pending file removed" test ! -e "$CLI_STATE/pending/alice"
+
 cli_done
