@@ -1281,17 +1281,20 @@ print_outcome(const char *user, char *line)
 }
 
 static void
-print_human(const struct result *r)
+print_human(const struct result *r, bool dry_run)
 {
 	size_t i;
 
 	for (i = 0; i < r->n_lines; i++)
 		print_outcome(r->user, r->lines[i]);
-	if (r->status == CPK_DONE && r->deleted + r->absent + r->would + r->completed == 0)
-		printf("%s: nothing pending\n", r->user);
-	else if (r->would > 0 || (r->status == CPK_DONE && r->n_lines > 0 && r->deleted + r->absent == 0 && r->completed == 0))
+	if (r->status == CPK_USAGE)
+		printf("%s: not carried out%s%s\n", r->user,
+		       r->last_error[0] != '\0' ? ": " : "", r->last_error);
+	else if (dry_run && r->status == CPK_DONE && r->pending > 0)
 		printf("%s: dry run: %u passkey%s would be deleted\n", r->user, r->would,
 		       r->would == 1 ? "" : "s");
+	else if (r->status == CPK_DONE && r->n_lines == 0 && r->completed == 0)
+		printf("%s: nothing pending\n", r->user);
 	else
 		printf("%s: %s: %u deleted, %u already gone, %u failed, %u request%s pending%s%s\n",
 		       r->user, status_word(r->status), r->deleted, r->absent, r->failed,
@@ -1374,7 +1377,7 @@ finished(struct runner *rn, struct worker *w)
 	if (rn->arr != NULL)
 		json_object_array_add(rn->arr, result_json(r));
 	else
-		print_human(r);
+		print_human(r, rn->c->o.dry_run);
 	fflush(stdout);
 	progress(rn, false);
 }
