@@ -34,6 +34,7 @@ makevar() {
 : "${pamconfigsdir:=$(makevar pamconfigsdir)}"
 : "${bashcompletiondir:=$(makevar bashcompletiondir)}"
 : "${systemdunitdir:=$(makevar systemdunitdir)}"
+: "${docdir:=$(makevar docdir)}"
 srcdir=${srcdir:-$(makevar abs_top_srcdir)/tests/packaging}
 top_srcdir=$(cd "$srcdir/../.." && pwd)
 
@@ -72,9 +73,10 @@ want "$mandir/man8/pam_cognito_passkey.8" 644
 want "$mandir/man8/passkey-revoke.8" 644
 want "$mandir/man8/cognito-passkey-helper.8" 644
 want "$mandir/man5/pam_cognito_passkey.conf.5" 644
-if [ -f "$top_srcdir/conf/pam-configs/cognito-passkey" ]; then
-	want "$pamconfigsdir/cognito-passkey" 644
-fi
+want "$pamconfigsdir/cognito-passkey" 644
+for ex in login passwd sshd su; do
+	want "$docdir/examples/pam.d/$ex.example" 644
+done
 want "$bashcompletiondir/passkey-revoke" 644
 want "$systemdunitdir/passkey-revoke.service" 644
 want "$systemdunitdir/passkey-revoke.timer" 644
@@ -118,8 +120,13 @@ fi
 
 # the pam-auth-update profile names the module
 if [ -f "$dest$pamconfigsdir/cognito-passkey" ]; then
-	grep -q '^Session:.*pam_cognito_passkey\.so' "$dest$pamconfigsdir/cognito-passkey" ||
-		fail "pam-configs profile has no Session: line for the module"
+	for stack in Session Password; do
+		# "Stack:" then indented lines, up to the next "Field:"
+		awk -v f="$stack:" '$1 == f { on = 1; next } /^[A-Za-z-]+:/ { on = 0 }
+			on && $1 == "optional" && $2 == "pam_cognito_passkey.so" { ok = 1 }
+			END { exit !ok }' "$dest$pamconfigsdir/cognito-passkey" ||
+			fail "pam-configs profile: no \"optional pam_cognito_passkey.so\" under $stack:"
+	done
 	pass "pam-configs profile names pam_cognito_passkey.so"
 fi
 
