@@ -9,7 +9,7 @@ status=0
 passkey-revoke() {
 	case "$*" in
 	"-S -A") printf 'alice pending 2 requests since 2026-11-29T10:02Z\nbob done\n' ;;
-	"-L alice") printf 'AbC123_-x "YubiKey 5C" example.com\ndEf456 phone example.com\n' ;;
+	"-L alice") printf 'id=AbC123_-x name="YubiKey 5C" rp=example.com created=2026-10-02T08:11:09Z\nid="dEf456==" name=phone rp=example.com\n' ;;
 	*) return 1 ;;
 	esac
 }
@@ -31,13 +31,15 @@ expect() {	# expect "WANT" WORD...: completing the last WORD offers WANT
 	fi
 }
 
-expect "--run-pending" passkey-revoke --run
-expect "--rp --run-pending --rate" passkey-revoke --r
+expect "--rp --reason --run --run-pending --rate" passkey-revoke --r
 expect "alice bob" passkey-revoke -d ""
 expect "alice bob" passkey-revoke -S ""
 expect "alice" passkey-revoke -x al
-expect "AbC123_-x dEf456" passkey-revoke alice -c ""
-expect "dEf456" passkey-revoke -c AbC123_-x -r "lost key" alice -c d
+expect "AbC123_-x dEf456==" passkey-revoke alice -c ""
+expect "dEf456==" passkey-revoke -c AbC123_-x -r "lost key" alice -c d
+expect "dEf456==" passkey-revoke --credential AbC123_-x --reason "lost key" alice --credential d
+expect "alice bob" passkey-revoke --cancel ""
+expect "--run --run-pending" passkey-revoke --run
 expect "" passkey-revoke -c ""
 expect "root" passkey-revoke -a roo
 expect "" passkey-revoke -a alice ""
