@@ -497,7 +497,7 @@ section_memory() {
 		"+$(calc "$pw - $pwo" 2) KiB" "(reported)" "-"
 	row "host RSS per PAM handle, module vs pam_permit in its place" "$pw KiB" "$pc KiB" \
 		"+$(calc "$pw - $pc" 2) KiB" "(reported)" "-"
-	row "host RSS once per process (module loaded)" "+$once KiB" "-" "-" "(reported)" "-"
+	row "host RSS once per process (module loaded; noisy)" "$once KiB" "-" "-" "(reported)" "-"
 }
 
 # ------------------------------------------------------------ main
