@@ -14,6 +14,11 @@ command -v pam-auth-update >/dev/null || e2e_skip "pam-auth-update not installed
 srcconf="$CPK_TOP_SRCDIR/conf"
 moddir=$(dirname "$(find /lib /usr/lib -name pam_permit.so -path '*security*' 2>/dev/null | head -n 1)")
 [ -d "$moddir" ] || e2e_skip "PAM module directory not found"
+# The shipped lines carry no conf=: the module must read /etc/security (not
+# so when built with another sysconfdir, as under make distcheck).
+defconf=$(grep -ao '/[[:print:]]*/pam_cognito_passkey\.conf' "$CPK_MODULE" | head -n 1)
+[ "$defconf" = /etc/security/pam_cognito_passkey.conf ] ||
+	e2e_skip "module built to read $defconf, not /etc/security/pam_cognito_passkey.conf (sysconfdir)"
 
 for f in pam-configs/cognito-passkey pam.d/sshd.example pam.d/login.example pam.d/su.example \
 	pam.d/passwd.example; do
