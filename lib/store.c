@@ -682,13 +682,11 @@ fail:
 
 /* ---- pending: files ------------------------------------------------- */
 
+/* A regular file of at most max bytes; EBADMSG when it is not one. */
 static int
 read_all(int fd, size_t max, char **out, size_t *outlen)
 {
 	struct stat sb;
-	size_t len = 0;
-	ssize_t n;
-	char *buf;
 
 	if (fstat(fd, &sb) < 0)
 		return -1;
@@ -696,24 +694,11 @@ read_all(int fd, size_t max, char **out, size_t *outlen)
 		errno = EBADMSG;
 		return -1;
 	}
-	buf = malloc((size_t)sb.st_size + 1);
-	if (buf == NULL)
+	if (cpk_read_capped(fd, max, out, outlen) < 0) {
+		if (errno == EFBIG)
+			errno = EBADMSG;
 		return -1;
-	while (len < (size_t)sb.st_size) {
-		n = read(fd, buf + len, (size_t)sb.st_size - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			free(buf);
-			if (n == 0)
-				errno = EIO;
-			return -1;
-		}
-		len += (size_t)n;
 	}
-	buf[len] = '\0';
-	*out = buf;
-	*outlen = len;
 	return 0;
 }
 
@@ -803,23 +788,6 @@ cpk_pending_exists(struct cpk_store *st, const char *user)
 	return errno == ENOENT ? 0 : -1;
 }
 
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Write text to dir/.tmp.<user>, fsync, rename over dir/<user>, fsync dir. */
 static int
 replace_file(int dir, const char *user, const char *text, size_t len)
@@ -834,7 +802,7 @@ replace_file(int dir, const char *user, const char *text, size_t len)
 	fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
-	if (write_all(fd, text, len) < 0 || fsync(fd) < 0) {
+	if (cpk_write_all(fd, text, len) < 0 || fsync(fd) < 0) {
 		e = errno;
 		close(fd);
 		unlinkat(dir, tmp, 0);
@@ -964,7 +932,7 @@ cpk_history_append(struct cpk_store *st, const char *user, const struct cpk_even
 		line = NULL;
 		goto fail;
 	}
-	if (write_all(fd, line, strlen(line)) < 0 || fsync(fd) < 0)
+	if (cpk_write_all(fd, line, strlen(line)) < 0 || fsync(fd) < 0)
 		goto fail;
 	rc = 0;
 	goto out;

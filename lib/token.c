@@ -626,38 +626,12 @@ static int
 read_capped(int fd, size_t max, const char *what, char **bufp, size_t *lenp,
 	    struct cpk_reply *reply)
 {
-	char *buf;
-	size_t len = 0;
-	ssize_t n;
-
-	buf = malloc(max + 2);
-	if (buf == NULL) {
-		set_error(reply, "unreadable", "out of memory");
-		return -1;
-	}
-	while (len <= max) {
-		n = read(fd, buf + len, max + 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			set_error(reply, "unreadable", "%s: %s", what, strerror(errno));
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > max) {
+	if (cpk_read_capped(fd, max, bufp, lenp) == 0)
+		return 0;
+	if (errno == EFBIG)
 		set_error(reply, "too_large", "%s is larger than %zu bytes", what, max);
-		goto fail;
-	}
-	buf[len] = '\0';
-	*bufp = buf;
-	*lenp = len;
-	return 0;
-fail:
-	cpk_wipe(buf, max + 2);
-	free(buf);
+	else
+		set_error(reply, "unreadable", "%s: %s", what, strerror(errno));
 	return -1;
 }
 
@@ -877,23 +851,6 @@ cpk_token_path(const struct cpk_token_cache *tc)
 
 /* ---- write-back ----------------------------------------------------------- */
 
-static int
-write_all(int fd, const char *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* A temp file beside the cache: O_EXCL, never through a link, mode 0600. */
 static int
 create_temp(int dfd, char *name, size_t len)
@@ -956,8 +913,8 @@ replace_file(const char *path, uid_t owner, mode_t mode, const char *text, size_
 		snprintf(err, errlen, "temporary file is not owned by uid %lu", (unsigned long)owner);
 		goto out;
 	}
-	if (fchmod(fd, mode) != 0 || write_all(fd, text, len) != 0 ||
-	    (newline && write_all(fd, "\n", 1) != 0) || fsync(fd) != 0) {
+	if (fchmod(fd, mode) != 0 || cpk_write_all(fd, text, len) != 0 ||
+	    (newline && cpk_write_all(fd, "\n", 1) != 0) || fsync(fd) != 0) {
 		snprintf(err, errlen, "write: %s", strerror(errno));
 		goto out;
 	}

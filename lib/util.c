@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void
 cpk_wipe(void *p, size_t n)
@@ -128,6 +129,64 @@ cpk_state_path(const char *state_dir, const char *sub, const char *user,
 		return -1;
 	}
 	return cpk_snprintf(out, len, "%s/%s/%s", state_dir, sub, user);
+}
+
+int
+cpk_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+cpk_read_capped(int fd, size_t max, char **out, size_t *outlen)
+{
+	size_t len = 0;
+	ssize_t n;
+	char *buf;
+	int e;
+
+	if ((buf = malloc(max + 2)) == NULL)
+		return -1;
+	while (len <= max) {
+		n = read(fd, buf + len, max + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto fail;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > max) {
+		errno = EFBIG;
+		goto fail;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	*outlen = len;
+	return 0;
+fail:
+	e = errno;
+	cpk_wipe(buf, max + 2);
+	free(buf);
+	errno = e;
+	return -1;
 }
 
 void

@@ -47,6 +47,16 @@ int cpk_expand_template(const char *tmpl, const struct passwd *pw,
 int cpk_state_path(const char *state_dir, const char *sub, const char *user,
 		   char *out, size_t len);
 
+/* write(2) until done, through EINTR.  0, or -1 with errno. */
+int cpk_write_all(int fd, const void *buf, size_t len);
+/*
+ * Read to EOF, at most max bytes, into a NUL-terminated malloc'd buffer
+ * (a file that grew since fstat is still caught).  0, or -1 with errno
+ * (EFBIG when there was more than max); a failed buffer is wiped, since
+ * callers read secrets with it.
+ */
+int cpk_read_capped(int fd, size_t max, char **out, size_t *outlen);
+
 /* Monotonic deadline for all the network work of one run. */
 struct cpk_deadline {
 	struct timespec end;	/* CLOCK_MONOTONIC */
