@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -21,7 +22,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int fd;
 
 	fd = memfd_create("cpk-fuzz-conf", MFD_CLOEXEC);
-	if (fd < 0)
+	/* a memfd is created 0777: the loader rightly refuses a file others
+	 * can write, and would never reach the parser */
+	if (fd < 0 || fchmod(fd, 0600) < 0)
 		abort();
 	if (size > 0 && write(fd, data, size) != (ssize_t)size)
 		abort();
