@@ -74,6 +74,7 @@ struct cpk_client {
 	/* the answer being received */
 	struct buf resp;
 	bool too_large;
+	bool no_slot;		/* the rate wait ran into the deadline */
 	char hdr_request_id[96];
 	char hdr_error_type[256];	/* "Code:http://internal.amazon.com/..." */
 	char errbuf[CURL_ERROR_SIZE];
@@ -482,6 +483,28 @@ url_is_plain_http(const char *url)
 }
 
 /* Every option that does not change between requests. */
+/*
+ * The rate hook runs here, once the connection (and its TLS handshake) is
+ * up and just before the request is sent: a slot taken before connecting
+ * would let the handshake's jitter push requests out of the one-second
+ * window the cap promises.  A request whose wait ran into the deadline is
+ * not sent at all.
+ */
+static int
+on_connected(void *ctx, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+	struct cpk_client *c = ctx;
+
+	if (c->before == NULL)
+		return CURL_PREREQFUNC_OK;
+	c->before(c->before_ctx);
+	if (cpk_deadline_expired(c->dl)) {
+		c->no_slot = true;
+		return CURL_PREREQFUNC_ABORT;
+	}
+	return CURL_PREREQFUNC_OK;
+}
+
 static CURLcode
 client_setopts(struct cpk_client *c, const struct cpk_config *cfg)
 {
@@ -518,6 +541,8 @@ client_setopts(struct cpk_client *c, const struct cpk_config *cfg)
 	SET(CURLOPT_HEADERFUNCTION, on_header);
 	SET(CURLOPT_HEADERDATA, c);
 	SET(CURLOPT_NETRC, (long)CURL_NETRC_IGNORED);
+	SET(CURLOPT_PREREQFUNCTION, on_connected);
+	SET(CURLOPT_PREREQDATA, c);
 #undef SET
 	return rc;
 }
@@ -627,6 +652,10 @@ transport_error(struct cpk_client *c, CURLcode rc, struct cpk_reply *r)
 		reply_set(r, "BodyTooLarge", false, "answer larger than %d bytes", CPK_MAX_BODY);
 		return;
 	}
+	if (c->no_slot) {
+		reply_set(r, "Timeout", true, "deadline reached waiting for a --rate slot");
+		return;
+	}
 	if (rc == CURLE_OPERATION_TIMEDOUT && cpk_deadline_remaining_ms(c->dl) < RETRY_MIN_LEFT_MS) {
 		reply_set(r, "Timeout", true, "deadline reached: %s",
 			  c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(rc));
@@ -697,6 +726,7 @@ attempt(struct cpk_client *c, const char *op, const struct buf *req, struct cpk_
 
 	buf_wipe(&c->resp);
 	c->too_large = false;
+	c->no_slot = false;
 	c->hdr_request_id[0] = c->hdr_error_type[0] = c->errbuf[0] = '\0';
 	if ((hdrs = request_headers(op)) == NULL) {
 		oom(r);
@@ -749,8 +779,6 @@ call(struct cpk_client *c, const char *op, const struct buf *req, struct cpk_rep
 	long delay;
 
 	for (n = 1;; n++) {
-		if (c->before != NULL)
-			c->before(c->before_ctx);
 		if (cpk_deadline_expired(c->dl)) {
 			if (n == 1)
 				reply_set(r, "Timeout", true, "deadline reached before the request");
