@@ -500,34 +500,6 @@ skippable(const char *p, const char *end)
 	return p == end || *p == '#';
 }
 
-/*
- * The whole file in one read(2) into buf (CONF_MAX_SIZE + 1 bytes), not
- * through stdio: the PAM module parses it on every session open, and
- * fgets() line by line cost several times what the module's fast path
- * is otherwise worth (tests/bench/RESULTS.md).  Returns the length, or -1.
- */
-static ssize_t
-slurp(int fd, char *buf, const char *path, char *err, size_t errlen)
-{
-	size_t len = 0;
-	ssize_t r;
-
-	while (len <= CONF_MAX_SIZE) {
-		r = read(fd, buf + len, CONF_MAX_SIZE + 1 - len);
-		if (r == 0)
-			return (ssize_t)len;
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
-			return -1;
-		}
-		len += (size_t)r;
-	}
-	snprintf(err, errlen, "%s: larger than %d bytes", path, CONF_MAX_SIZE);
-	return -1;
-}
-
 /* Returns 0, 1 when the file is absent (ENOENT), -1 on error. */
 static int
 read_file(struct cpk_config *cfg, const char *path, char *err, size_t errlen)
@@ -535,8 +507,7 @@ read_file(struct cpk_config *cfg, const char *path, char *err, size_t errlen)
 	char line[CPK_CONF_MAX_LINE + 1], *buf = NULL;
 	const char *p, *end, *nl;
 	unsigned int lineno = 0;
-	ssize_t len;
-	size_t n;
+	size_t len, n;
 	int fd, rc = -1;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -548,12 +519,18 @@ read_file(struct cpk_config *cfg, const char *path, char *err, size_t errlen)
 	}
 	if (check_conf_file(fd, path, err, errlen) < 0)
 		goto out;
-	if ((buf = malloc(CONF_MAX_SIZE + 1)) == NULL) {
-		snprintf(err, errlen, "out of memory");
+	/*
+	 * One read(2), not stdio: the PAM module parses the file on every
+	 * session open, and fgets() line by line cost several times what the
+	 * fast path is otherwise worth (tests/bench/RESULTS.md).
+	 */
+	if (cpk_read_capped(fd, CONF_MAX_SIZE, &buf, &len) < 0) {
+		if (errno == EFBIG)
+			snprintf(err, errlen, "%s: larger than %d bytes", path, CONF_MAX_SIZE);
+		else
+			snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
 		goto out;
 	}
-	if ((len = slurp(fd, buf, path, err, errlen)) < 0)
-		goto out;
 	for (p = buf, end = buf + len; p < end; p = nl + 1) {
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			nl = end;

@@ -246,6 +246,41 @@ START_TEST(long_line_is_rejected)
 }
 END_TEST
 
+START_TEST(odd_files)
+{
+	struct cpk_config cfg;
+	FILE *fp;
+	int i;
+
+	/* the last line may lack its newline; CRLF is whitespace */
+	ck_assert_msg(load(&cfg, "debug = yes\r\ntimeout = 9", 0, NULL) == 0, "%s", err);
+	ck_assert_uint_eq(cfg.timeout, 9);
+	ck_assert(cfg.debug);
+	cpk_config_free(&cfg);
+
+	/* a NUL byte is reported as such, with its line */
+	fp = fopen(conf_path, "w");
+	fputs("debug = yes\ntime", fp);
+	fputc('\0', fp);
+	fputs("out = 5\n", fp);
+	fclose(fp);
+	ck_assert_int_eq(cpk_config_init(&cfg), 0);
+	ck_assert_int_eq(cpk_config_load(&cfg, conf_path, 0, NULL, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, ":2: NUL byte") != NULL, "%s", err);
+	cpk_config_free(&cfg);
+
+	/* more than 64 KiB of comments */
+	fp = fopen(conf_path, "w");
+	for (i = 0; i < 1000; i++)
+		fputs("# a comment line of some length, repeated until the file is too big\n", fp);
+	fclose(fp);
+	ck_assert_int_eq(cpk_config_init(&cfg), 0);
+	ck_assert_int_eq(cpk_config_load(&cfg, conf_path, 0, NULL, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "larger than") != NULL, "%s", err);
+	cpk_config_free(&cfg);
+}
+END_TEST
+
 START_TEST(bad_arguments_are_rejected)
 {
 	const char *typo[] = { "timout=5" };
@@ -350,6 +385,7 @@ config_suite(void)
 	tcase_add_test(tc, bad_values_are_rejected);
 	tcase_add_test(tc, loopback_http_is_accepted);
 	tcase_add_test(tc, long_line_is_rejected);
+	tcase_add_test(tc, odd_files);
 	tcase_add_test(tc, bad_arguments_are_rejected);
 	tcase_add_test(tc, unreadable_files);
 	tcase_add_test(tc, argv_round_trip);
