@@ -490,6 +490,13 @@ open_store(struct cmd *c, int flags, struct cpk_store **st, bool missing_ok)
 		return 0;
 	if (errno == ENOENT && missing_ok)
 		return 1;
+	/*
+	 * state_dir is root's and 0700 (DESIGN.md), and this command is not
+	 * set-uid: a user asking for their own status must ask root.
+	 */
+	if (errno == EACCES && !c->is_root)
+		return fail(CPK_USAGE, "%s: the revocation state is readable by root only; "
+			    "ask an administrator to run: passkey-revoke -S %s", err, c->actor);
 	return fail(CPK_USAGE, "%s", err);
 }
 

@@ -84,6 +84,7 @@ cli_check "non-root -S bob: permission denied" cli_err_has 'permission denied: o
 as_alice -S
 cli_rc "non-root: own status, state readable by root only" 1
 cli_check "non-root -S: says the state is not readable" cli_err_has "$CLI_STATE: Permission denied"
+cli_check "non-root -S: says whom to ask" cli_err_has "readable by root only; ask an administrator to run: passkey-revoke -S alice"
 chmod 0600 "$CLI_CONF"
 as_alice -S
 cli_rc "non-root: unreadable configuration" 1
