@@ -52,7 +52,8 @@ use_pending(struct cpk_pending *p)
 
 		if (memchr(r->id, '\0', sizeof(r->id)) == NULL || r->actor == NULL)
 			abort();
-		if (r->selector == CPK_SEL_IDS && r->n_ids > CPK_STORE_MAX_IDS)
+		/* ids: given (CPK_SEL_IDS) or remembered by a run (the others) */
+		if (r->n_ids > CPK_STORE_MAX_IDS || (r->n_ids > 0 && r->ids == NULL))
 			abort();
 		if ((r->selector == CPK_SEL_NAME || r->selector == CPK_SEL_RP) &&
 		    (r->pattern == NULL || r->pattern[0] == '\0'))
