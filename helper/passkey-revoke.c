@@ -481,6 +481,7 @@ parse_args(struct options *o, int argc, char **argv)
 
 /* ---- state ----------------------------------------------------------- */
 
+/* 0 open, 1 absent (and that is fine: missing_ok), -1 error (said). */
 static int
 open_store(struct cmd *c, int flags, struct cpk_store **st, bool missing_ok)
 {
@@ -495,9 +496,9 @@ open_store(struct cmd *c, int flags, struct cpk_store **st, bool missing_ok)
 	 * set-uid: a user asking for their own status must ask root.
 	 */
 	if (errno == EACCES && !c->is_root)
-		return fail(CPK_USAGE, "%s: the revocation state is readable by root only; "
+		return fail(-1, "%s: the revocation state is readable by root only; "
 			    "ask an administrator to run: passkey-revoke -S %s", err, c->actor);
-	return fail(CPK_USAGE, "%s", err);
+	return fail(-1, "%s", err);
 }
 
 static int
@@ -930,8 +931,8 @@ cmd_status(struct cmd *c)
 		}
 	}
 	rc = open_store(c, 0, &st, true);
-	if (rc == CPK_USAGE) {
-		status = rc;
+	if (rc < 0) {
+		status = CPK_USAGE;
 		goto out;
 	}
 	if (c->o.all_users && st != NULL) {
@@ -1020,7 +1021,7 @@ cmd_history(struct cmd *c, const char *user)
 		goto out;
 	}
 	rc = open_store(c, 0, &st, true);
-	if (rc == CPK_USAGE)
+	if (rc < 0)
 		goto out;
 	if (getpwnam(user) == NULL && !has_state(st, user)) {
 		fail(CPK_USAGE, "user '%s' does not exist", user);

@@ -20,6 +20,13 @@ expect_usage() {
 # --- before any state exists: nothing gets created by a refused command
 expect_usage "unknown user" "user 'nosuchuser' does not exist" -a nosuchuser
 cli_check "no state_dir created by a refused flag" test ! -e "$CLI_STATE"
+# reading commands on a host where nothing was ever flagged: no state_dir yet
+pr_out -S alice
+cli_rc "-S without state_dir" 0
+cli_check "-S without state_dir: none" cli_out_has '^alice none'
+pr_out --history alice
+cli_rc "--history without state_dir" 0
+cli_check "no state_dir created by reading" test ! -e "$CLI_STATE"
 
 pr -a -r "baseline" alice >/dev/null
 snapshot() { (cd "$CLI_STATE" && find . -printf '%p %m %s\n' | sort && cat pending/* history/* 2>/dev/null) | md5sum; }
