@@ -713,78 +713,8 @@ out:
 
 /* ---- status and history ------------------------------------------------ */
 
-struct summary {
-	long deleted, absent, failed;
-	char terminal[16];	/* completed, failed, cancelled */
-	int64_t terminal_time;
-	char last_failure[96];
-	bool any;
-};
-
-static int
-summarize(void *ctx, const char *json, const struct cpk_event *ev)
-{
-	struct summary *s = ctx;
-	bool request_level = ev->credential == NULL;
-
-	s->any = true;
-	if (!request_level) {
-		if (strcmp(ev->event, "deleted") == 0)
-			s->deleted++;
-		else if (strcmp(ev->event, "absent") == 0)
-			s->absent++;
-		else if (strcmp(ev->event, "failed") == 0) {
-			s->failed++;
-			snprintf(s->last_failure, sizeof(s->last_failure), "%s",
-				 ev->error != NULL ? ev->error : "");
-		}
-		return 0;
-	}
-	if (strcmp(ev->event, "completed") == 0 || strcmp(ev->event, "failed") == 0 ||
-	    strcmp(ev->event, "cancelled") == 0) {
-		snprintf(s->terminal, sizeof(s->terminal), "%s",
-			 strcmp(ev->event, "completed") == 0 ? "done" : ev->event);
-		s->terminal_time = ev->time;
-	}
-	return 0;
-}
-
-struct user_status {
-	const char *state;	/* pending done failed cancelled corrupt none */
-	size_t requests;
-	int64_t since;
-	unsigned int attempts;
-	const char *last_error;
-	int64_t at;
-	char corrupt[PATH_MAX];
-	struct summary sum;
-};
-
 static void
-pending_status(const struct cpk_pending *p, struct user_status *us)
-{
-	int64_t latest = -1;
-	size_t i;
-
-	us->state = "pending";
-	us->requests = p->n;
-	us->since = p->items[0].requested_at;
-	for (i = 0; i < p->n; i++) {
-		const struct cpk_request *r = &p->items[i];
-
-		if (r->requested_at < us->since)
-			us->since = r->requested_at;
-		if (r->attempts > us->attempts)
-			us->attempts = r->attempts;
-		if (r->last_error != NULL && r->last_attempt_at > latest) {
-			latest = r->last_attempt_at;
-			us->last_error = r->last_error;
-		}
-	}
-}
-
-static void
-status_line(const char *user, const struct user_status *us)
+status_line(const char *user, const struct cpk_user_status *us)
 {
 	char t[32];
 
@@ -792,7 +722,7 @@ status_line(const char *user, const struct user_status *us)
 	if (strcmp(us->state, "pending") == 0) {
 		short_time(us->since, t, sizeof(t));
 		printf(" %zu request%s since %s", us->requests, us->requests == 1 ? "" : "s", t);
-		if (us->last_error != NULL)
+		if (us->last_error[0] != '\0')
 			printf(" last_error=%s", us->last_error);
 		if (us->attempts > 0)
 			printf(" attempts=%u", us->attempts);
@@ -802,16 +732,16 @@ status_line(const char *user, const struct user_status *us)
 		short_time(us->at, t, sizeof(t));
 		printf(" %s", t);
 	}
-	if (us->sum.any && strcmp(us->state, "pending") != 0)
-		printf(" deleted=%ld absent=%ld failed=%ld", us->sum.deleted, us->sum.absent,
-		       us->sum.failed);
-	if (strcmp(us->state, "failed") == 0 && us->sum.last_failure[0] != '\0')
-		printf(" last_error=%s", us->sum.last_failure);
+	if (us->any_history && strcmp(us->state, "pending") != 0)
+		printf(" deleted=%ld absent=%ld failed=%ld", us->deleted, us->absent,
+		       us->failed);
+	if (strcmp(us->state, "failed") == 0 && us->last_failure[0] != '\0')
+		printf(" last_error=%s", us->last_failure);
 	putchar('\n');
 }
 
 static json_object *
-status_json(const char *user, const struct user_status *us, const struct cpk_pending *p)
+status_json(const char *user, const struct cpk_user_status *us, const struct cpk_pending *p)
 {
 	json_object *o = json_object_new_object(), *arr;
 	char t[32];
@@ -823,7 +753,7 @@ status_json(const char *user, const struct user_status *us, const struct cpk_pen
 		iso_time(us->since, t, sizeof(t));
 		jset_str(o, "since", t);
 		jset_int(o, "attempts", us->attempts);
-		jset_str(o, "last_error", us->last_error);
+		jset_str(o, "last_error", us->last_error[0] != '\0' ? us->last_error : NULL);
 		arr = json_object_new_array();
 		for (i = 0; i < p->n; i++)
 			json_object_array_add(arr, request_json(&p->items[i]));
@@ -834,24 +764,10 @@ status_json(const char *user, const struct user_status *us, const struct cpk_pen
 	}
 	if (us->corrupt[0] != '\0')
 		jset_str(o, "corrupt_file", us->corrupt);
-	jset_int(o, "deleted", us->sum.deleted);
-	jset_int(o, "absent", us->sum.absent);
-	jset_int(o, "failed", us->sum.failed);
+	jset_int(o, "deleted", us->deleted);
+	jset_int(o, "absent", us->absent);
+	jset_int(o, "failed", us->failed);
 	return o;
-}
-
-static bool
-has_state(struct cpk_store *st, const char *user)
-{
-	struct summary sum;
-	char err[CPK_ERR_LEN];
-
-	if (st == NULL)
-		return false;
-	if (cpk_pending_exists(st, user) == 1)
-		return true;
-	memset(&sum, 0, sizeof(sum));
-	return cpk_history_read(st, user, summarize, &sum, err, sizeof(err)) == 0 && sum.any;
 }
 
 /* One user's status; 0, or CPK_USAGE. */
@@ -859,35 +775,13 @@ static int
 user_status(struct cmd *c, struct cpk_store *st, const char *user, json_object *arr)
 {
 	struct cpk_pending p = { NULL, 0 };
-	struct user_status us;
+	struct cpk_user_status us;
 	char err[CPK_ERR_LEN];
-	struct stat sb;
 	int rc = CPK_USAGE;
 
-	memset(&us, 0, sizeof(us));
-	us.state = "none";
-	/* status reads a snapshot: no lock, and never sets a file aside */
-	if (st != NULL) {
-		if (cpk_pending_exists(st, user) == 1 &&
-		    cpk_pending_load(st, user, &p, err, sizeof(err)) < 0) {
-			fail(CPK_USAGE, "%s", err);
-			goto out;
-		}
-		if (cpk_history_read(st, user, summarize, &us.sum, err, sizeof(err)) < 0) {
-			fail(CPK_USAGE, "%s", err);
-			goto out;
-		}
-		if (cpk_store_corrupt_file(st, user, us.corrupt, sizeof(us.corrupt)) != 1)
-			us.corrupt[0] = '\0';
-	}
-	if (p.n > 0) {
-		pending_status(&p, &us);
-	} else if (us.corrupt[0] != '\0' && stat(us.corrupt, &sb) == 0 &&
-		   (int64_t)sb.st_mtime >= us.sum.terminal_time) {
-		us.state = "corrupt";
-	} else if (us.sum.terminal[0] != '\0') {
-		us.state = us.sum.terminal;
-		us.at = us.sum.terminal_time;
+	if (cpk_store_user_status(st, user, &us, &p, err, sizeof(err)) < 0) {
+		fail(CPK_USAGE, "%s", err);
+		goto out;
 	}
 	if (arr != NULL)
 		json_object_array_add(arr, status_json(user, &us, &p));
@@ -946,7 +840,7 @@ cmd_status(struct cmd *c)
 	}
 	for (i = 0; i < n && !c->o.all_users; i++) {
 		/* a user that has gone from passwd may still have state */
-		if (getpwnam(users[i]) == NULL && !has_state(st, users[i])) {
+		if (getpwnam(users[i]) == NULL && !cpk_store_has_state(st, users[i])) {
 			status = fail(CPK_USAGE, "user '%s' does not exist", users[i]);
 			goto out;
 		}
@@ -1023,7 +917,7 @@ cmd_history(struct cmd *c, const char *user)
 	rc = open_store(c, 0, &st, true);
 	if (rc < 0)
 		goto out;
-	if (getpwnam(user) == NULL && !has_state(st, user)) {
+	if (getpwnam(user) == NULL && !cpk_store_has_state(st, user)) {
 		fail(CPK_USAGE, "user '%s' does not exist", user);
 		goto out;
 	}

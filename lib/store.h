@@ -22,6 +22,7 @@
 #ifndef CPK_STORE_H
 #define CPK_STORE_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -163,6 +164,35 @@ int cpk_history_append(struct cpk_store *st, const char *user, const struct cpk_
 typedef int (*cpk_history_fn)(void *ctx, const char *json, const struct cpk_event *ev);
 int cpk_history_read(struct cpk_store *st, const char *user, cpk_history_fn fn, void *ctx,
 		     char *err, size_t errlen);
+
+/*
+ * What passkey-revoke -S shows for one user, derived from pending/<user>
+ * and history/<user>.  A snapshot: no lock is taken and nothing is set
+ * aside.  state is "pending", "done", "failed", "cancelled", "corrupt"
+ * (a pending file was kept aside at corrupt) or "none".  Counts are over
+ * the whole history.
+ */
+struct cpk_user_status {
+	char state[16];
+	size_t requests;		/* pending requests */
+	int64_t since;			/* the oldest of them */
+	unsigned int attempts;		/* the most attempts of any of them */
+	char last_error[96];		/* the latest pending error, or "" */
+	int64_t at;			/* time of the last terminal event */
+	char corrupt[PATH_MAX];		/* kept-aside pending file, or "" */
+	long deleted, absent, failed;
+	char last_failure[96];		/* error of the last failed credential */
+	bool any_history;
+};
+
+/*
+ * st may be NULL (no state_dir yet: "none").  p, when not NULL, receives
+ * the pending requests (free with cpk_pending_free).  0, or -1 with err.
+ */
+int cpk_store_user_status(struct cpk_store *st, const char *user, struct cpk_user_status *us,
+			  struct cpk_pending *p, char *err, size_t errlen);
+/* Anything pending or in the history for user. */
+bool cpk_store_has_state(struct cpk_store *st, const char *user);
 
 /*
  * The same parsers on a buffer, with no file involved (tests/fuzz):
