@@ -9,16 +9,14 @@
 #   ... pr ARGS / cli_check / cli_log_has ...
 #   cli_done               summary; exit 1 if a check failed
 #
-# Syslog: glibc's syslog(3) always sends to /dev/log.  Inside the namespace /dev
-# is shadowed by a tmpfs that keeps every original entry (bind mounts) except
-# log, and tests/e2e/syslog_sink.py binds a datagram socket there; every line
-# lands in $CLI_SYSLOG.  (When the host has a /dev/log, a plain
-# `mount --bind SOCKETFILE /dev/log` would do; here there is none to bind over.)
+# Syslog lands in $CLI_SYSLOG through tests/nslib.sh (ns_syslog_start).
 #
 # Environment from tests/cli/Makefile.am: CPK_PASSKEY_REVOKE CPK_SANDBOX_SH
-# CPK_EMULATOR_DIR CPK_SYSLOG_SINK CLI_BUILDDIR PYTHON3.
+# CPK_EMULATOR_DIR CLI_BUILDDIR PYTHON3.
 
 CLI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../nslib.sh
+. "$CLI_DIR/../nslib.sh"
 CLI_FAILED=0
 CLI_PASSED=0
 : "${PYTHON3:=python3}"
@@ -41,7 +39,7 @@ cli_init() {
 	local script=$1 name work
 	shift
 	name=$(basename "$script" .sh)
-	for var in CPK_PASSKEY_REVOKE CPK_SANDBOX_SH CPK_EMULATOR_DIR CPK_SYSLOG_SINK CLI_BUILDDIR; do
+	for var in CPK_PASSKEY_REVOKE CPK_SANDBOX_SH CPK_EMULATOR_DIR CLI_BUILDDIR; do
 		[ -n "${!var:-}" ] || cli_fatal "$var is not set (run through make check)"
 	done
 	if [ -z "${CPK_IN_SANDBOX:-}" ]; then
@@ -56,9 +54,8 @@ cli_init() {
 	CLI_SYSLOG="$SANDBOX/syslog"
 	CLI_CONF="$SANDBOX/cpk.conf"
 	CLI_STATE="$SANDBOX/state"
-	mkdir -p "$SANDBOX/.mnt"
 	trap cli_cleanup EXIT
-	cli_syslog_start
+	ns_syslog_start "$CLI_SYSLOG" || cli_fatal "syslog sink did not start"
 	EMU_PYTHON=$PYTHON3
 	# shellcheck source=../emulator/testenv.sh
 	. "$CPK_EMULATOR_DIR/testenv.sh"
@@ -72,50 +69,11 @@ cli_init() {
 
 cli_cleanup() {
 	local rc=$?
-	if [ -n "${CLI_SYSLOG_PID:-}" ]; then
-		kill "$CLI_SYSLOG_PID" 2>/dev/null || true
-		wait "$CLI_SYSLOG_PID" 2>/dev/null || true
-	fi
+	ns_syslog_stop
 	if [ -n "${EMU_PID:-}" ]; then
 		emu_stop || true
 	fi
 	return "$rc"
-}
-
-# cli_shadow_dir DIR SKIP: a tmpfs over DIR with every entry but SKIP bound back.
-cli_shadow_dir() {
-	local dir=$1 skip=$2 orig path name
-	orig="$SANDBOX/.mnt/$(printf '%s' "$dir" | tr '/' '_')"
-	mkdir -p "$orig"
-	mount --rbind "$dir" "$orig"
-	mount -t tmpfs -o mode=0755 cpk-cli "$dir"
-	for path in "$orig"/* "$orig"/.[!.]* "$orig"/..?*; do
-		[ -e "$path" ] || [ -L "$path" ] || continue
-		name=${path##*/}
-		[ "$name" != "$skip" ] || continue
-		if [ -L "$path" ]; then
-			cp -P "$path" "$dir/$name"
-		elif [ -d "$path" ]; then
-			mkdir "$dir/$name"
-			mount --rbind "$path" "$dir/$name"
-		else
-			: >"$dir/$name"
-			mount --bind "$path" "$dir/$name"
-		fi
-	done
-}
-
-cli_syslog_start() {
-	local i=0
-	cli_shadow_dir /dev log
-	: >"$CLI_SYSLOG"
-	"$PYTHON3" "$CPK_SYSLOG_SINK" /dev/log "$CLI_SYSLOG" &
-	CLI_SYSLOG_PID=$!
-	while [ ! -S /dev/log ] && [ "$i" -lt 100 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	[ -S /dev/log ] || cli_fatal "syslog sink did not start"
 }
 
 # cli_config [key = value ...]: $CLI_CONF pointing at the sandbox and the emulator.

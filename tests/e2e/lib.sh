@@ -23,6 +23,8 @@
 # E2E_BUILDDIR PYTHON3 PAMTESTER CPK_SANITIZERS.
 
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../nslib.sh
+. "$E2E_DIR/../nslib.sh"
 E2E_FAILED=0
 E2E_PASSED=0
 
@@ -71,58 +73,18 @@ e2e_init() {
 	printf '%s\n' "auth required pam_deny.so" "account required pam_deny.so" \
 		"password required pam_deny.so" "session required pam_deny.so" >"$E2E_PAMD/other"
 	trap e2e_cleanup EXIT
-	e2e_syslog_start
+	ns_syslog_start "$E2E_SYSLOG" || e2e_fatal "syslog sink did not start"
 	e2e_use_helper "$CPK_HELPER"
 	e2e_config
 }
 
 e2e_cleanup() {
 	local rc=$?
-	if [ -n "${E2E_SYSLOG_PID:-}" ]; then
-		kill "$E2E_SYSLOG_PID" 2>/dev/null || true
-		wait "$E2E_SYSLOG_PID" 2>/dev/null || true
-	fi
+	ns_syslog_stop
 	if [ -n "${EMU_PID:-}" ] && command -v emu_stop >/dev/null; then
 		emu_stop || true
 	fi
 	return "$rc"
-}
-
-# e2e_shadow_dir DIR [SKIP]: new entries in DIR stay in this namespace: a
-# tmpfs over it, with every original entry (but SKIP) bind-mounted back.
-# Those entries ARE the originals: a write into one of them goes through.
-# The originals are reached through a descriptor opened before the tmpfs
-# hides them (DIR may hold $SANDBOX itself, as under make distcheck).
-e2e_shadow_dir() {
-	local dir=$1 skip=${2:-} fd src name names
-	exec {fd}<"$dir"
-	src="/proc/$$/fd/$fd"
-	# the names first: once /dev is covered, not even /dev/fd exists
-	mapfile -d '' names < <(find "$src/" -mindepth 1 -maxdepth 1 -printf '%f\0')
-	mount -t tmpfs -o mode=0755 cpk-e2e "$dir"
-	for name in "${names[@]}"; do
-		[ "$name" != "$skip" ] || continue
-		if [ -L "$src/$name" ]; then
-			cp -P "$src/$name" "$dir/$name"
-		elif [ -d "$src/$name" ]; then
-			mkdir "$dir/$name"
-			mount --no-canonicalize --rbind "$src/$name" "$dir/$name"
-		else
-			: >"$dir/$name"
-			mount --no-canonicalize --bind "$src/$name" "$dir/$name"
-		fi
-	done
-	exec {fd}<&-
-}
-
-# e2e_copy_dir DIR: the same, but with copies of the entries: nothing done to
-# DIR can reach the original (for small directories a tool rewrites).
-e2e_copy_dir() {
-	local dir=$1 fd
-	exec {fd}<"$dir"
-	mount -t tmpfs -o mode=0755 cpk-e2e "$dir"
-	cp -a "/proc/$$/fd/$fd/." "$dir/"
-	exec {fd}<&-
 }
 
 # e2e_use_helper FILE: FILE is what the module runs from now on.
@@ -135,7 +97,7 @@ e2e_use_helper() {
 			while [ ! -d "$anc" ]; do
 				anc=$(dirname "$anc")
 			done
-			e2e_shadow_dir "$anc"
+			ns_shadow_dir "$anc"
 			mkdir -p "$dir"
 			: >"$target"
 		fi
@@ -152,19 +114,6 @@ e2e_no_helper() {
 	: >"$SANDBOX/not-a-helper"
 	chmod 0644 "$SANDBOX/not-a-helper"
 	mount --bind "$SANDBOX/not-a-helper" "$CPK_HELPER_PATH"
-}
-
-e2e_syslog_start() {
-	local i=0
-	e2e_shadow_dir /dev log
-	: >"$E2E_SYSLOG"
-	"${PYTHON3:-python3}" "$E2E_DIR/syslog_sink.py" /dev/log "$E2E_SYSLOG" &
-	E2E_SYSLOG_PID=$!
-	while [ ! -S /dev/log ] && [ "$i" -lt 100 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	[ -S /dev/log ] || e2e_fatal "syslog sink did not start"
 }
 
 # e2e_syslog_wait PATTERN [SECONDS]: until a line matches (the sink is async).

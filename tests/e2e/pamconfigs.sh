@@ -28,9 +28,9 @@ done
 
 for d in /etc/pam.d /etc/security /usr/share/pam-configs /var/lib/pam /var/cache/debconf; do
 	[ -d "$d" ] || e2e_skip "$d missing"
-	e2e_copy_dir "$d"
+	ns_copy_dir "$d"
 done
-e2e_shadow_dir "$moddir"
+ns_shadow_dir "$moddir"
 : >"$moddir/pam_cognito_passkey.so"
 mount --bind "$CPK_MODULE" "$moddir/pam_cognito_passkey.so"
 # the default configuration path, as an administrator has it

@@ -45,7 +45,7 @@ if [ "${1:-}" = --session ]; then
 	. "$top/tests/emulator/testenv.sh"
 	work=$SANDBOX
 	# syslog: our own /dev/log, in this namespace only
-	"${PYTHON3:-python3}" "$top/tests/e2e/syslog_sink.py" "$work/log.sock" "$work/syslog" &
+	"${PYTHON3:-python3}" "$top/tests/syslog_sink.py" "$work/log.sock" "$work/syslog" &
 	sink=$!
 	for _ in $(seq 100); do [ -S "$work/log.sock" ] && break; sleep 0.05; done
 	if [ -e /dev/log ] || [ -L /dev/log ]; then
