@@ -11,7 +11,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 . tests/deps.sh
-cpk_install_deps clang
+cpk_install_deps clang libclang-rt-14-dev
 
 stages=${CPK_STAGES:-check san distcheck fuzz}
 jobs=2
