@@ -52,21 +52,6 @@ harden(void)
 	return 0;
 }
 
-/* stdin, stdout and stderr open, so that no file we open becomes one. */
-static int
-standard_fds(void)
-{
-	int fd;
-
-	for (fd = 0; fd <= 2; fd++) {
-		if (fcntl(fd, F_GETFD) >= 0)
-			continue;
-		if (open("/dev/null", O_RDWR) != fd)
-			return -1;
-	}
-	return 0;
-}
-
 /* PAM_SERVICE as the module passes it: a short safe token. */
 static bool
 service_valid(const char *s)
@@ -113,7 +98,7 @@ main(int argc, char **argv)
 	const char *user, *service, *type, **settings;
 	int status = CPK_USAGE;
 
-	if (harden() < 0 || standard_fds() < 0) {
+	if (harden() < 0 || cpk_standard_fds() < 0) {
 		usage_log("cannot protect the process (core dumps, descriptors)");
 		return CPK_USAGE;
 	}

@@ -1030,20 +1030,6 @@ struct runner {
 	json_object *arr;
 };
 
-static int
-push_line(struct result *r, const char *line)
-{
-	char **grown = realloc(r->lines, (r->n_lines + 1) * sizeof(*grown));
-
-	if (grown == NULL)
-		return -1;
-	r->lines = grown;
-	if ((r->lines[r->n_lines] = strdup(line)) == NULL)
-		return -1;
-	r->n_lines++;
-	return 0;
-}
-
 static void
 parse_result_line(struct result *r, const char *line)
 {
@@ -1064,7 +1050,7 @@ take_line(struct result *r, const char *line)
 	if (strncmp(line, "result\t", 7) == 0)
 		parse_result_line(r, line);
 	else
-		push_line(r, line);
+		cpk_strv_push(&r->lines, &r->n_lines, line);
 }
 
 /* The child: one engine run, its report on the pipe. */
@@ -1478,21 +1464,6 @@ cmd_run_pending(struct cmd *c)
 
 /* ---- main ---------------------------------------------------------------- */
 
-/* 0, 1 and 2 open, so that no file we open becomes someone's stdout. */
-static int
-standard_fds(void)
-{
-	int fd;
-
-	for (fd = 0; fd < 3; fd++) {
-		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
-			continue;
-		if (open("/dev/null", O_RDWR) != fd)
-			return -1;
-	}
-	return 0;
-}
-
 static int
 set_actor(struct cmd *c)
 {
@@ -1552,7 +1523,7 @@ main(int argc, char **argv)
 	umask(077);
 	/* -x and -L hold users' tokens in memory: no core dumps */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (standard_fds() < 0)
+	if (cpk_standard_fds() < 0)
 		return CPK_USAGE;
 	memset(&c, 0, sizeof(c));
 	rc = parse_args(&c.o, argc, argv);

@@ -397,21 +397,6 @@ choose(struct run *r)
 	return 0;
 }
 
-static int
-request_add_id(struct cpk_request *req, const char *id)
-{
-	char **grown;
-
-	grown = realloc(req->ids, (req->n_ids + 1) * sizeof(*grown));
-	if (grown == NULL)
-		return -1;
-	req->ids = grown;
-	if ((req->ids[req->n_ids] = strdup(id)) == NULL)
-		return -1;
-	req->n_ids++;
-	return 0;
-}
-
 /*
  * Before deleting anything, write down which listed credentials each
  * name/rp/all request chose.  A run killed after Cognito deleted one but
@@ -435,7 +420,7 @@ remember_choices(struct run *r)
 			if (!matches(req, c) || request_has_id(req, c->id) ||
 			    req->n_ids >= CPK_STORE_MAX_IDS)
 				continue;
-			if (request_add_id(req, c->id) < 0)
+			if (cpk_strv_push(&req->ids, &req->n_ids, c->id) < 0)
 				return -1;
 			changed = true;
 		}

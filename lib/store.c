@@ -1103,10 +1103,9 @@ contains(char **v, size_t n, const char *s)
 
 /* Add the valid user names of one directory to *v. */
 static int
-collect(int dirfd, char ***v, size_t *n, size_t *cap)
+collect(int dirfd, char ***v, size_t *n)
 {
 	struct dirent *de;
-	char **grown;
 	DIR *d;
 	int fd;
 
@@ -1122,17 +1121,8 @@ collect(int dirfd, char ***v, size_t *n, size_t *cap)
 	while ((de = readdir(d)) != NULL) {
 		if (!cpk_user_name_valid(de->d_name) || contains(*v, *n, de->d_name))
 			continue;
-		if (*n + 2 > *cap) {
-			*cap = *cap * 2 + 16;
-			grown = realloc(*v, *cap * sizeof(**v));
-			if (grown == NULL)
-				goto fail;
-			*v = grown;
-		}
-		if (((*v)[*n] = strdup(de->d_name)) == NULL)
+		if (cpk_strv_push(v, n, de->d_name) < 0)
 			goto fail;
-		(*n)++;
-		(*v)[*n] = NULL;
 	}
 	closedir(d);
 	return 0;
@@ -1144,12 +1134,12 @@ fail:
 int
 cpk_store_users(struct cpk_store *st, char ***users, char *err, size_t errlen)
 {
-	size_t n = 0, cap = 16;
-	char **v = calloc(cap, sizeof(*v));
+	size_t n = 0;
+	char **v = calloc(1, sizeof(*v));
 
 	*users = NULL;
-	if (v == NULL || collect(st->sub[SUB_PENDING], &v, &n, &cap) < 0 ||
-	    collect(st->sub[SUB_HISTORY], &v, &n, &cap) < 0) {
+	if (v == NULL || collect(st->sub[SUB_PENDING], &v, &n) < 0 ||
+	    collect(st->sub[SUB_HISTORY], &v, &n) < 0) {
 		snprintf(err, errlen, "%s: cannot list: %s", st->path, strerror(errno));
 		cpk_argv_free(v);
 		return -1;

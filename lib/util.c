@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,6 +188,38 @@ fail:
 	free(buf);
 	errno = e;
 	return -1;
+}
+
+int
+cpk_strv_push(char ***v, size_t *n, const char *s)
+{
+	char **grown, *copy;
+
+	if ((copy = strdup(s)) == NULL)
+		return -1;
+	grown = realloc(*v, (*n + 2) * sizeof(*grown));
+	if (grown == NULL) {
+		free(copy);
+		return -1;
+	}
+	grown[(*n)++] = copy;
+	grown[*n] = NULL;
+	*v = grown;
+	return 0;
+}
+
+int
+cpk_standard_fds(void)
+{
+	int fd;
+
+	for (fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		if (open("/dev/null", O_RDWR) != fd)
+			return -1;
+	}
+	return 0;
 }
 
 void

@@ -57,6 +57,19 @@ int cpk_write_all(int fd, const void *buf, size_t len);
  */
 int cpk_read_capped(int fd, size_t max, char **out, size_t *outlen);
 
+/*
+ * Append a copy of s to the string vector *v of *n entries, keeping it
+ * NULL-terminated (free with cpk_argv_free).  0, or -1 on ENOMEM with *v
+ * unchanged.
+ */
+int cpk_strv_push(char ***v, size_t *n, const char *s);
+
+/*
+ * Make sure descriptors 0, 1 and 2 are open (on /dev/null when not), so
+ * that no file a program opens becomes someone's stdout.  0 or -1.
+ */
+int cpk_standard_fds(void);
+
 /* Monotonic deadline for all the network work of one run. */
 struct cpk_deadline {
 	struct timespec end;	/* CLOCK_MONOTONIC */

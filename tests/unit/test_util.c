@@ -2,10 +2,14 @@
  * lib/util.c: user names that come from PAM, path templates, deadlines.
  */
 #include <check.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "util.h"
 
 static char alice_name[] = "alice", alice_home[] = "/home/alice";
@@ -88,6 +92,34 @@ START_TEST(times)
 }
 END_TEST
 
+START_TEST(string_vectors)
+{
+	char **v = NULL;
+	size_t n = 0;
+
+	ck_assert_int_eq(cpk_strv_push(&v, &n, "a"), 0);
+	ck_assert_int_eq(cpk_strv_push(&v, &n, "bc"), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(v[0], "a");
+	ck_assert_str_eq(v[1], "bc");
+	ck_assert_ptr_null(v[2]);
+	cpk_argv_free(v);
+}
+END_TEST
+
+START_TEST(standard_descriptors)
+{
+	struct stat st, null;
+
+	/* in the forked test: close stderr, and it comes back on /dev/null */
+	close(2);
+	ck_assert_int_eq(cpk_standard_fds(), 0);
+	ck_assert_int_eq(fstat(2, &st), 0);
+	ck_assert_int_eq(stat("/dev/null", &null), 0);
+	ck_assert(S_ISCHR(st.st_mode) && st.st_rdev == null.st_rdev);
+}
+END_TEST
+
 START_TEST(wiping)
 {
 	char *s = strdup("secret");
@@ -113,6 +145,8 @@ main(void)
 	tcase_add_test(tc, state_paths);
 	tcase_add_test(tc, deadlines);
 	tcase_add_test(tc, times);
+	tcase_add_test(tc, string_vectors);
+	tcase_add_test(tc, standard_descriptors);
 	tcase_add_test(tc, wiping);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
