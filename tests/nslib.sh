@@ -4,6 +4,7 @@
 #   ns_shadow_dir DIR [SKIP]   new entries in DIR stay in this namespace
 #   ns_copy_dir DIR            the same with copies (for a tool that rewrites)
 #   ns_syslog_start LOGFILE    a /dev/log whose every line lands in LOGFILE
+#   ns_syslog_wait LOGFILE REGEX [SECONDS]
 #   ns_syslog_stop
 #
 # Syslog: glibc's syslog(3) always sends to /dev/log.  /dev is shadowed by a
@@ -62,6 +63,17 @@ ns_syslog_start() {
 		i=$((i + 1))
 	done
 	[ -S /dev/log ]
+}
+
+# ns_syslog_wait LOGFILE REGEX [SECONDS]: until a line matches (the sink is
+# asynchronous); 1 when none did within SECONDS (default 5).
+ns_syslog_wait() {
+	local log=$1 pattern=$2 limit=$((${3:-5} * 20)) i=0
+	while ! grep -Eq -- "$pattern" "$log"; do
+		[ "$i" -lt "$limit" ] || return 1
+		sleep 0.05
+		i=$((i + 1))
+	done
 }
 
 ns_syslog_stop() {

@@ -236,12 +236,7 @@ cli_err_has() {
 
 # cli_log_has REGEX [SECONDS]: a captured syslog line matches (the sink is async).
 cli_log_has() {
-	local limit=$((${2:-5} * 20)) i=0
-	while ! grep -Eq -- "$1" "$CLI_SYSLOG"; do
-		[ "$i" -lt "$limit" ] || return 1
-		sleep 0.05
-		i=$((i + 1))
-	done
+	ns_syslog_wait "$CLI_SYSLOG" "$@"
 }
 
 cli_log_count() {

@@ -118,12 +118,7 @@ e2e_no_helper() {
 
 # e2e_syslog_wait PATTERN [SECONDS]: until a line matches (the sink is async).
 e2e_syslog_wait() {
-	local pattern=$1 limit=$((${2:-5} * 20)) i=0
-	while ! grep -Eq -- "$pattern" "$E2E_SYSLOG"; do
-		[ "$i" -lt "$limit" ] || return 1
-		sleep 0.05
-		i=$((i + 1))
-	done
+	ns_syslog_wait "$E2E_SYSLOG" "$@"
 }
 
 # Start a fresh log section, so that checks see only what follows.
