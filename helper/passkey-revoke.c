@@ -1140,18 +1140,29 @@ progress(struct runner *rn, bool final)
 	fflush(stderr);
 }
 
+/* A report line of revoke.h: up to four tab-separated fields, in place. */
 static void
-print_outcome(const char *user, char *line)
+split_report(char *line, char *f[4])
 {
-	char *f[4] = { NULL, NULL, NULL, NULL };
-	int i = 0;
+	char *tok = line;
+	int i;
 
-	for (char *tok = line; tok != NULL && i < 4; i++) {
+	for (i = 0; i < 4; i++)
+		f[i] = NULL;
+	for (i = 0; tok != NULL && i < 4; i++) {
 		f[i] = tok;
 		tok = strchr(tok, '\t');
 		if (tok != NULL)
 			*tok++ = '\0';
 	}
+}
+
+static void
+print_outcome(const char *user, char *line)
+{
+	char *f[4];
+
+	split_report(line, f);
 	if (f[1] == NULL)
 		return;
 	if (strcmp(f[0], "pending") == 0)
@@ -1208,17 +1219,11 @@ result_json(const struct result *r)
 		jset_int(o, "would_delete", r->would);
 	jset_str(o, "last_error", r->last_error[0] != '\0' ? r->last_error : NULL);
 	for (i = 0; i < r->n_lines; i++) {
-		char *copy = strdup(r->lines[i]), *f[4] = { NULL, NULL, NULL, NULL }, *tok;
-		int k = 0;
+		char *copy = strdup(r->lines[i]), *f[4];
 
 		if (copy == NULL)
 			continue;
-		for (tok = copy; tok != NULL && k < 4; k++) {
-			f[k] = tok;
-			tok = strchr(tok, '\t');
-			if (tok != NULL)
-				*tok++ = '\0';
-		}
+		split_report(copy, f);
 		x = json_object_new_object();
 		jset_str(x, "outcome", f[0]);
 		if (strcmp(f[0], "pending") == 0) {
