@@ -737,6 +737,8 @@ status_line(const char *user, const struct cpk_user_status *us)
 		       us->failed);
 	if (strcmp(us->state, "failed") == 0 && us->last_failure[0] != '\0')
 		printf(" last_error=%s", us->last_failure);
+	if (strcmp(us->state, "pending") != 0 && us->warning[0] != '\0')
+		printf(" warning=%s", us->warning);
 	putchar('\n');
 }
 
@@ -764,6 +766,8 @@ status_json(const char *user, const struct cpk_user_status *us, const struct cpk
 	}
 	if (us->corrupt[0] != '\0')
 		jset_str(o, "corrupt_file", us->corrupt);
+	if (p->n == 0 && us->warning[0] != '\0')
+		jset_str(o, "warning", us->warning);
 	jset_int(o, "deleted", us->deleted);
 	jset_int(o, "absent", us->absent);
 	jset_int(o, "failed", us->failed);

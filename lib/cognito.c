@@ -33,13 +33,16 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <curl/curl.h>
 #include <json-c/json.h>
 #include <json-c/printbuf.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/x509_vfy.h>
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "0"
@@ -547,6 +550,42 @@ client_setopts(struct cpk_client *c, const struct cpk_config *cfg)
 	return rc;
 }
 
+/*
+ * A ca_file that cannot be loaded is the administrator's mistake, not an
+ * outage: load it as curl's OpenSSL back end will, and say which file.
+ * (A CA that loads but does not match the server stays a TLS error.)
+ */
+static int
+check_ca_file(const char *path, struct cpk_reply *reply)
+{
+	X509_STORE *store = NULL;
+	struct stat st;
+	int ret = -1;
+
+	if (stat(path, &st) != 0) {
+		reply_set(reply, "config_error", false, "ca_file %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		reply_set(reply, "config_error", false, "ca_file %s: not a regular file", path);
+		goto out;
+	}
+	if ((store = X509_STORE_new()) == NULL) {
+		reply_set(reply, "TransportError", false, "out of memory");
+		goto out;
+	}
+	if (X509_STORE_load_file(store, path) != 1) {
+		reply_set(reply, "config_error", false,
+			  "ca_file %s: no PEM certificate could be loaded from it", path);
+		goto out;
+	}
+	ret = 0;
+out:
+	ERR_clear_error();
+	X509_STORE_free(store);
+	return ret;
+}
+
 int
 cpk_client_new(struct cpk_client **out, const struct cpk_config *cfg,
 	       const char *token_region, const struct cpk_deadline *dl,
@@ -564,6 +603,8 @@ cpk_client_new(struct cpk_client **out, const struct cpk_config *cfg,
 	}
 	/* Refused here, before curl exists: no connection can be attempted. */
 	if (cpk_endpoint_resolve(cfg, token_region, c->url, sizeof(c->url), reply) < 0)
+		goto out;
+	if (cfg->ca_file != NULL && check_ca_file(cfg->ca_file, reply) < 0)
 		goto out;
 	if (cpk_client_global_init() < 0) {
 		reply_set(reply, "TransportError", false, "curl_global_init: %s",
@@ -658,6 +699,12 @@ transport_error(struct cpk_client *c, CURLcode rc, struct cpk_reply *r)
 	}
 	if (rc == CURLE_OPERATION_TIMEDOUT && cpk_deadline_remaining_ms(c->dl) < RETRY_MIN_LEFT_MS) {
 		reply_set(r, "Timeout", true, "deadline reached: %s",
+			  c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(rc));
+		return;
+	}
+	if (rc == CURLE_SSL_CACERT_BADFILE) {
+		/* replaced or broken since cpk_client_new() checked it */
+		reply_set(r, "config_error", false, "ca_file: %s",
 			  c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(rc));
 		return;
 	}

@@ -53,6 +53,8 @@ struct run {
 	struct choice *choices;
 	size_t n_choices;
 	bool refresh_tried;
+	/* token_writeback_failed: what the completed requests' history says */
+	char warning[512];
 	/* why the run stopped before finishing everything */
 	char stop_code[96];
 	char stop_detail[512];
@@ -70,10 +72,21 @@ set_stop(struct run *r, const char *code, const char *detail)
 		snprintf(r->stop_detail, sizeof(r->stop_detail), "%s", detail != NULL ? detail : "");
 }
 
+static bool not_cognito(const char *code);
+
 static void
 stop_from_reply(struct run *r, const struct cpk_reply *reply)
 {
-	set_stop(r, reply->code[0] != '\0' ? reply->code : "Error", reply->message);
+	char detail[sizeof(r->stop_detail)];
+
+	if (!not_cognito(reply->code)) {
+		set_stop(r, reply->code[0] != '\0' ? reply->code : "Error", reply->message);
+		return;
+	}
+	/* cut the answer's text, not the hint */
+	snprintf(detail, sizeof(detail), "not a Cognito answer, check endpoint_url: %.400s",
+		 reply->message);
+	set_stop(r, reply->code, detail);
 }
 
 /* The report must stay one line per outcome, tab-separated. */
@@ -107,11 +120,32 @@ report(const struct run *r, const char *what, const char *a, const char *b, cons
 	fflush(fp);
 }
 
+/* An answer no Cognito endpoint gives: endpoint_url points elsewhere. */
+static bool
+not_cognito(const char *code)
+{
+	return strcmp(code, "UnknownOperationException") == 0 ||
+	       (strncmp(code, "HTTP4", 5) == 0 && strcmp(code, "HTTP429") != 0);
+}
+
+/*
+ * Only an administrator can fix these (a file named in the configuration,
+ * an endpoint that is not Cognito): the run exits 1, not "stays pending",
+ * so that a timer's unit fails instead of counting attempts for weeks.
+ */
+static bool
+admin_only(const char *code)
+{
+	return strcmp(code, "config_error") == 0 || strcmp(code, "InvalidEndpoint") == 0 ||
+	       not_cognito(code);
+}
+
 static const char *
 pending_error_hint(const char *code)
 {
 	/* the table of DESIGN.md: nothing we retry can fix these */
-	if (strcmp(code, "PasswordResetRequiredException") == 0 ||
+	if (admin_only(code) ||
+	    strcmp(code, "PasswordResetRequiredException") == 0 ||
 	    strcmp(code, "OperationNotEnabledException") == 0 ||
 	    strcmp(code, "UserNotFoundException") == 0 ||
 	    strcmp(code, "ForbiddenException") == 0)
@@ -182,7 +216,7 @@ defer_all(struct run *r, const char *code, const char *detail)
 	r->res->pending = (unsigned int)r->pending.n;
 	report(r, "pending", r->stop_code, r->stop_detail, NULL);
 	if (r->opts->dry_run)
-		return CPK_PENDING;
+		return admin_only(r->stop_code) ? CPK_USAGE : CPK_PENDING;
 	for (i = 0; i < r->pending.n; i++) {
 		struct cpk_request *req = &r->pending.items[i];
 
@@ -202,7 +236,7 @@ defer_all(struct run *r, const char *code, const char *detail)
 		  "error", r->stop_code, "detail", r->stop_detail[0] != '\0' ? r->stop_detail : NULL,
 		  "attempts", attempts, "action", pending_error_hint(r->stop_code),
 		  "run_by", r->run_by, (const char *)NULL);
-	return CPK_PENDING;
+	return admin_only(r->stop_code) ? CPK_USAGE : CPK_PENDING;
 }
 
 static void
@@ -215,6 +249,23 @@ token_rejected(struct run *r, const struct cpk_reply *reply)
 }
 
 /* ---- token and client ------------------------------------------------- */
+
+/*
+ * The refresh worked but its tokens are not in the cache.  After a
+ * rotation the user's refresh token is now dead: say it loudly, and keep
+ * the note for the history of what this run completes (-S shows it).
+ */
+static void
+writeback_failed(struct run *r, const struct cpk_reply *reply)
+{
+	if (strcmp(reply->code, "token_writeback_failed") == 0) {
+		cpk_audit(r->log, LOG_ALERT, "token_writeback_failed", r->user,
+			  "detail", reply->message, "run_by", r->run_by, (const char *)NULL);
+		snprintf(r->warning, sizeof(r->warning), "%s", reply->message);
+	} else if (reply->message[0] != '\0') {
+		cpk_logmsg(r->log, LOG_WARNING, "user=%s: %s", r->user, reply->message);
+	}
+}
 
 static int
 refresh_token(struct run *r, struct cpk_reply *reply)
@@ -229,11 +280,14 @@ refresh_token(struct run *r, struct cpk_reply *reply)
 		return -1;
 	}
 	if (cpk_token_refresh(r->cfg, &r->pw, r->tc, r->client, reply) < 0) {
-		token_rejected(r, reply);
+		/* a broken client_secret_file is not the user's token's fault */
+		if (!admin_only(reply->code))
+			token_rejected(r, reply);
 		return -1;
 	}
 	cpk_audit(r->log, LOG_NOTICE, "token_refreshed", r->user, "run_by", r->run_by,
 		  (const char *)NULL);
+	writeback_failed(r, reply);
 	return 0;
 }
 
@@ -589,6 +643,10 @@ complete(struct run *r, const struct cpk_request *req)
 	cpk_selector_describe(req, sel, sizeof(sel));
 	ev = event_for(r, req, failed ? "failed" : "completed");
 	ev.selector = sel;
+	if (r->warning[0] != '\0') {
+		ev.error = "token_writeback_failed";
+		ev.detail = r->warning;
+	}
 	ev.deleted = req->run_deleted;
 	ev.absent = req->run_absent;
 	ev.failed = req->run_failed;

@@ -1219,6 +1219,9 @@ summarize(void *ctx, const char *json, const struct cpk_event *ev)
 		snprintf(us->state, sizeof(us->state), "%s",
 			 strcmp(ev->event, "completed") == 0 ? "done" : ev->event);
 		us->at = ev->time;
+		/* e.g. token_writeback_failed: done, but the user must sign in again */
+		snprintf(us->warning, sizeof(us->warning), "%s",
+			 ev->error != NULL ? ev->error : "");
 	}
 	return 0;
 }

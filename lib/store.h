@@ -182,6 +182,7 @@ struct cpk_user_status {
 	char corrupt[PATH_MAX];		/* kept-aside pending file, or "" */
 	long deleted, absent, failed;
 	char last_failure[96];		/* error of the last failed credential */
+	char warning[96];		/* error noted on the last terminal event */
 	bool any_history;
 };
 

@@ -82,6 +82,16 @@ set_error(struct cpk_reply *reply, const char *code, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A file only an administrator can fix: the key and the file, named. */
+static void
+config_error(struct cpk_reply *reply, const char *key, const char *path)
+{
+	char detail[sizeof(reply->message)];
+
+	snprintf(detail, sizeof(detail), "%s", reply->message);
+	set_error(reply, "config_error", "%s %s: %s", key, path, detail);
+}
+
 /* Wipe the bytes of a json-c string in place (json-c frees without wiping). */
 static void
 wipe_json_string(json_object *s)
@@ -664,16 +674,18 @@ read_as_user(const char *path, const struct passwd *pw, char **bufp, size_t *len
 	     struct stat *st, struct cpk_reply *reply)
 {
 	struct cpk_privs privs;
+	char what[PATH_MAX + 32];
 	int rc;
 
+	/* the expanded path: "not_found" must say where we looked */
+	snprintf(what, sizeof(what), "the token cache %s", path);
 	memset(&privs, 0, sizeof(privs));
 	if (cpk_privs_drop(&privs, pw) != 0) {
 		set_error(reply, "privilege_switch_failed", "cannot switch to uid %lu: %s",
 			  (unsigned long)pw->pw_uid, strerror(errno));
 		return -1;
 	}
-	rc = open_check_read(path, pw->pw_uid, CPK_TOKEN_MAX_FILE, "the token cache",
-			     bufp, lenp, st, reply);
+	rc = open_check_read(path, pw->pw_uid, CPK_TOKEN_MAX_FILE, what, bufp, lenp, st, reply);
 	if (cpk_privs_regain(&privs) != 0) {
 		if (rc == 0) {
 			cpk_wipe(*bufp, *lenp);
@@ -1078,8 +1090,11 @@ cpk_token_refresh(const struct cpk_config *cfg, const struct passwd *pw,
 		return -1;
 	}
 	if (cfg->client_secret_file != NULL &&
-	    cpk_secret_file_read(cfg->client_secret_file, &secret, reply) != 0)
+	    cpk_secret_file_read(cfg->client_secret_file, &secret, reply) != 0) {
+		/* only an administrator can fix root's file: not the user's token */
+		config_error(reply, "client_secret_file", cfg->client_secret_file);
 		return -1;
+	}
 	if (cpk_refresh(c, cfg->refresh_api, tc->refresh, client_id, secret, tc->claims.username,
 			&nt, reply) != 0)
 		goto out;
@@ -1100,16 +1115,16 @@ cpk_token_refresh(const struct cpk_config *cfg, const struct passwd *pw,
 		goto out;
 	}
 	if (write_back(pw, tc, err, sizeof(err)) != 0) {
-		if (rotated) {
-			set_error(reply, "write_back_failed",
-				  "the rotated refresh token could not be stored in %s: %s",
-				  tc->path != NULL ? tc->path : "(none)", err);
-			goto out;
-		}
-		/* the old refresh token still works: go on, but say so */
-		snprintf(reply->message, sizeof(reply->message),
-			 "refreshed tokens not written back to %s: %s",
-			 tc->path != NULL ? tc->path : "(none)", err);
+		/*
+		 * Say so, and go on: after a rotation the old refresh token is
+		 * dead whatever we do, and the new access token still lets this
+		 * run carry the revocation out instead of stranding it.
+		 */
+		set_error(reply, rotated ? "token_writeback_failed" : "",
+			  rotated ? "the rotated refresh token could not be stored in %s (the user "
+				    "must sign in again): %s"
+				  : "refreshed tokens not written back to %s: %s",
+			  tc->path != NULL ? tc->path : "(none)", err);
 	}
 	if (!access_ok) {
 		set_error(reply, "malformed_jwt", "the refresh answered an unusable access token");

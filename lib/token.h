@@ -42,7 +42,7 @@ struct cpk_token_cache;		/* opaque: holds the parsed document */
  * "too_large", "symlink", "unreadable", "malformed_json",
  * "unknown_format", "malformed_jwt", "not_access_token", "missing_scope",
  * "foreign_issuer", "foreign_pool", "username_mismatch", "expired",
- * "write_back_failed", "privilege_switch_failed") and reply->message the detail.
+ * "privilege_switch_failed") and reply->message the detail.
  */
 
 /*
@@ -68,17 +68,16 @@ const char *cpk_token_path(const struct cpk_token_cache *tc);
 /*
  * Refresh through c, check the new access token's claims, write the new
  * tokens back as pw (keeping the format and a rotated refresh token).  A
- * failed write-back after a rotation fails the call with
- * "write_back_failed": the caller must stop before any deletion.
+ * failed write-back does not fail the call: the new access token is used.
+ * After a rotation the old refresh token is dead, so reply->code is then
+ * "token_writeback_failed" (the user must sign in again: log it loudly);
+ * without one, reply->message alone says what was not written.  A
+ * client_secret_file that cannot be used gives "config_error".
  *
  * The cached token's claims are checked first (cpk_token_check): a token
  * that would be refused sends no request, not even a refresh.  Other local
- * refusals: "expired" (refresh = no, no refresh token, no client_id) and
- * the secret file's codes.  A service error leaves the client's reply
- * (e.g. "NotAuthorizedException").  When the write-back fails without a
- * rotation, the old refresh token still works: the call succeeds, the new
- * tokens are used, and reply->message (code empty) says what was not
- * written, for the caller to log.
+ * refusals: "expired" (refresh = no, no refresh token, no client_id).
+ * A service error leaves the client's reply (e.g. "NotAuthorizedException").
  */
 int cpk_token_refresh(const struct cpk_config *cfg, const struct passwd *pw,
 		      struct cpk_token_cache *tc, struct cpk_client *c,

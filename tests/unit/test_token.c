@@ -1353,9 +1353,12 @@ START_TEST(refresh_rotated_write_back_fails)
 	before = read_all(path);
 
 	ck_assert_str_eq(load_code(alice, "%h/wbf/tokens.json", &tc), "");
-	ck_assert_int_eq(do_refresh(cfg, alice, tc, &r), -1);
-	ck_assert_str_eq(r.code, "write_back_failed");
+	/* the new access token is used all the same: the old refresh token is dead */
+	ck_assert_int_eq(do_refresh(cfg, alice, tc, &r), 0);
+	ck_assert_str_eq(r.code, "token_writeback_failed");
 	ck_assert_msg(strstr(r.message, "Permission denied") != NULL, "%s", r.message);
+	ck_assert_ptr_nonnull(strstr(r.message, path));
+	ck_assert_int_eq(cpk_token_expiring(tc, cpk_now()), false);
 	after = read_all(path);
 	ck_assert_str_eq(before, after);	/* the old file is intact */
 	cpk_token_free(tc);
@@ -1471,7 +1474,10 @@ START_TEST(refresh_client_secret)
 		ck_assert_str_eq(load_code(alice, "%h/cs/tokens.json", &tc), "");
 		ctl_ok("DELETE", "requests", NULL);
 		ck_assert_int_eq(do_refresh(cfg, alice, tc, &r), -1);
-		ck_assert_str_eq(r.code, "mode_too_open");
+		/* the administrator's file, named with its key: not the user's token */
+		ck_assert_str_eq(r.code, "config_error");
+		ck_assert_msg(strncmp(r.message, "client_secret_file ", 19) == 0 &&
+			      strstr(r.message, sfile) != NULL, "%s", r.message);
 		ck_assert_int_eq(request_count(), 0);
 
 		put(sfile, secret, 0, 0600);
