@@ -11,21 +11,11 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 . tests/deps.sh
+. tests/harness.sh
 cpk_install_deps clang libclang-rt-14-dev
 
 stages=${CPK_STAGES:-check san distcheck fuzz}
 jobs=2
-
-show_failures() {
-	local dir=$1 log
-	find "$dir" -name '*.log' ! -name 'config.log' -newer "$dir/Makefile" 2>/dev/null |
-	while read -r log; do
-		if grep -qE '^(FAIL|ERROR)' "${log%.log}.trs" 2>/dev/null; then
-			echo "---------- $log"
-			tail -n 60 "$log"
-		fi
-	done
-}
 
 configure_in() {
 	local dir=$1; shift
@@ -37,7 +27,7 @@ run_check() {
 	local dir=$1 name=$2
 	echo "==> make check ($name)"
 	if ! make -C "$dir" -j"$jobs" check; then
-		show_failures "$dir"
+		t_show_failures "$dir"
 		echo "==> FAILED: make check ($name)"
 		return 1
 	fi

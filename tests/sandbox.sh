@@ -2,8 +2,12 @@
 # Run a command as root inside a private mount namespace in which the test
 # users exist for every process (getpwnam in the helper too, which starts
 # with an empty environment, so nss_wrapper cannot reach it).  Nothing
-# outside the namespace sees the users: /etc/passwd and /etc/group are
-# bind-mounted copies.  See DESIGN.md, "Testing notes".
+# outside the namespace sees the users or any other change to /etc: the
+# namespace's /etc is an overlay (upper layer on a private tmpfs) or, where
+# overlayfs is not available, a bind-mounted copy.  A whole directory, not
+# single files: a bind mount of /etc/passwd itself is dropped the moment
+# the host replaces the file (useradd, another test suite), and the users
+# would vanish in the middle of a test.
 #
 #   tests/sandbox.sh WORKDIR CMD [ARGS...]
 #
@@ -49,8 +53,16 @@ done
 chmod 0755 "$work" "$work/home"
 
 export SANDBOX="$work" CPK_IN_SANDBOX="$work"
+mkdir -p "$work/etc-layer"
 exec unshare -m --propagation private /bin/bash -c '
 	set -e
-	mount --bind "$SANDBOX/etc/passwd" /etc/passwd
-	mount --bind "$SANDBOX/etc/group" /etc/group
+	layer=$SANDBOX/etc-layer
+	mount -t tmpfs -o mode=0700 cpk-sandbox "$layer"
+	mkdir "$layer/upper" "$layer/work"
+	if ! mount -t overlay cpk-sandbox -o "lowerdir=/etc,upperdir=$layer/upper,workdir=$layer/work" /etc 2>/dev/null; then
+		cp -a /etc "$layer/copy"
+		mount --bind "$layer/copy" /etc
+	fi
+	cat "$SANDBOX/etc/passwd" >/etc/passwd
+	cat "$SANDBOX/etc/group" >/etc/group
 	exec "$@"' sandbox "$@"

@@ -17,8 +17,8 @@
 CLI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../nslib.sh
 . "$CLI_DIR/../nslib.sh"
-CLI_FAILED=0
-CLI_PASSED=0
+# shellcheck source=../harness.sh
+. "$CLI_DIR/../harness.sh"
 : "${PYTHON3:=python3}"
 
 cli_log() {
@@ -187,26 +187,10 @@ assert d["version"] == 1 and isinstance(d["requests"], list)' "$CLI_STATE/pendin
 
 # ------------------------------------------------------------------ checks
 
-cli_pass() {
-	CLI_PASSED=$((CLI_PASSED + 1))
-	cli_log "ok - $*"
-}
-
-cli_fail() {
-	CLI_FAILED=$((CLI_FAILED + 1))
-	cli_log "FAIL - $*"
-}
-
+cli_pass() { t_pass "$@"; }
+cli_fail() { t_fail "$@"; }
 # cli_check DESCRIPTION COMMAND...
-cli_check() {
-	local what=$1
-	shift
-	if "$@"; then
-		cli_pass "$what"
-	else
-		cli_fail "$what"
-	fi
-}
+cli_check() { t_check "$@"; }
 
 # cli_eq DESCRIPTION GOT WANT
 cli_eq() {
@@ -250,12 +234,4 @@ cli_log_mark() {
 	: >"$CLI_SYSLOG"
 }
 
-cli_done() {
-	cli_log "# $CLI_NAME: $CLI_PASSED passed, $CLI_FAILED failed"
-	if [ "$CLI_FAILED" -ne 0 ]; then
-		cli_log "---- captured syslog"
-		sed 's/^/    /' "$CLI_SYSLOG" >&2
-		exit 1
-	fi
-	exit 0
-}
+cli_done() { t_done "$CLI_NAME" "$CLI_SYSLOG"; }

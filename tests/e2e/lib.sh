@@ -25,8 +25,8 @@
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../nslib.sh
 . "$E2E_DIR/../nslib.sh"
-E2E_FAILED=0
-E2E_PASSED=0
+# shellcheck source=../harness.sh
+. "$E2E_DIR/../harness.sh"
 
 e2e_log() {
 	printf '%s\n' "$*" >&2
@@ -197,26 +197,10 @@ e2e_elapsed() {
 
 # ------------------------------------------------------------------ checks
 
-e2e_pass() {
-	E2E_PASSED=$((E2E_PASSED + 1))
-	e2e_log "ok - $*"
-}
-
-e2e_fail() {
-	E2E_FAILED=$((E2E_FAILED + 1))
-	e2e_log "FAIL - $*"
-}
-
+e2e_pass() { t_pass "$@"; }
+e2e_fail() { t_fail "$@"; }
 # e2e_check DESCRIPTION COMMAND...
-e2e_check() {
-	local what=$1
-	shift
-	if "$@"; then
-		e2e_pass "$what"
-	else
-		e2e_fail "$what"
-	fi
-}
+e2e_check() { t_check "$@"; }
 
 # e2e_expect OP PAM_CODE DESCRIPTION: the last e2e_drive gave OP that code.
 e2e_expect() {
@@ -247,15 +231,7 @@ e2e_log_lacks() {
 	! grep -Eq -- "$1" "$E2E_SYSLOG"
 }
 
-e2e_done() {
-	e2e_log "# $E2E_NAME: $E2E_PASSED passed, $E2E_FAILED failed"
-	if [ "$E2E_FAILED" -ne 0 ]; then
-		e2e_log "---- captured syslog"
-		sed 's/^/    /' "$E2E_SYSLOG" >&2
-		exit 1
-	fi
-	exit 0
-}
+e2e_done() { t_done "$E2E_NAME" "$E2E_SYSLOG"; }
 
 # ------------------------------------------------------------ stub helper
 

@@ -24,7 +24,7 @@ for f in pam-configs/cognito-passkey pam.d/sshd.example pam.d/login.example pam.
 	pam.d/passwd.example; do
 	[ -f "$srcconf/$f" ] || e2e_fail "conf/$f is missing from the tree (not distributed? conf/Makefile.am)"
 done
-[ "$E2E_FAILED" = 0 ] || e2e_done
+[ "$T_FAILED" = 0 ] || e2e_done
 
 for d in /etc/pam.d /etc/security /usr/share/pam-configs /var/lib/pam /var/cache/debconf; do
 	[ -d "$d" ] || e2e_skip "$d missing"
