@@ -1392,9 +1392,38 @@ out:
 	return ret;
 }
 
+/* The value of the "sub" entry of GetUser's UserAttributes, malloc'd. */
+static int
+user_sub(struct json_object *o, char **sub)
+{
+	struct json_object *attrs, *a;
+	char *name = NULL;
+	size_t i, n;
+
+	*sub = NULL;
+	if (!json_object_object_get_ex(o, "UserAttributes", &attrs) ||
+	    !json_object_is_type(attrs, json_type_array))
+		return -1;
+	n = json_object_array_length(attrs);
+	for (i = 0; i < n && *sub == NULL; i++) {
+		a = json_object_array_get_idx(attrs, i);
+		if (!json_object_is_type(a, json_type_object) || dup_member(a, "Name", true, &name) < 0)
+			return -1;
+		if (strcmp(name, "sub") == 0 && (dup_member(a, "Value", true, sub) < 0 || (*sub)[0] == '\0')) {
+			free(name);
+			free(*sub);
+			*sub = NULL;
+			return -1;
+		}
+		free(name);
+		name = NULL;
+	}
+	return *sub != NULL ? 0 : -1;
+}
+
 int
-cpk_get_user(struct cpk_client *c, const char *access_token, char **username,
-	     struct cpk_reply *reply)
+cpk_get_user_identity(struct cpk_client *c, const char *access_token, char **username,
+		      char **sub, struct cpk_reply *reply)
 {
 	struct buf req = { NULL, 0, 0 };
 	struct json_object *o = NULL;
@@ -1402,6 +1431,8 @@ cpk_get_user(struct cpk_client *c, const char *access_token, char **username,
 
 	reply_begin(reply);
 	*username = NULL;
+	if (sub != NULL)
+		*sub = NULL;
 	if (refuse_token(access_token, "access token", reply) < 0)
 		goto out;
 	if (buf_adds(&req, "{") < 0 || buf_add_member(&req, true, "AccessToken", access_token) < 0 ||
@@ -1419,12 +1450,25 @@ cpk_get_user(struct cpk_client *c, const char *access_token, char **username,
 		reply_set(reply, "InvalidResponse", false, "GetUser answer has no Username");
 		goto out;
 	}
+	if (sub != NULL && user_sub(o, sub) < 0) {
+		free(*username);
+		*username = NULL;
+		reply_set(reply, "InvalidResponse", false, "GetUser answer has no sub attribute");
+		goto out;
+	}
 	ret = 0;
 out:
 	json_object_put(o);
 	buf_free(&req);
 	buf_wipe(&c->resp);
 	return ret;
+}
+
+int
+cpk_get_user(struct cpk_client *c, const char *access_token, char **username,
+	     struct cpk_reply *reply)
+{
+	return cpk_get_user_identity(c, access_token, username, NULL, reply);
 }
 
 static int

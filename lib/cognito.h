@@ -102,6 +102,13 @@ int cpk_delete_credential(struct cpk_client *c, const char *access_token,
 int cpk_get_user(struct cpk_client *c, const char *access_token, char **username,
 		 struct cpk_reply *reply);
 /*
+ * GetUser: what the pool itself says about the token (identity.h).
+ * *username and, when sub is not NULL, *sub (the "sub" user attribute)
+ * malloc'd.  An answer without either is "InvalidResponse".
+ */
+int cpk_get_user_identity(struct cpk_client *c, const char *access_token, char **username,
+			  char **sub, struct cpk_reply *reply);
+/*
  * GetTokensFromRefreshToken (ClientSecret when secret != NULL) or
  * InitiateAuth REFRESH_TOKEN_AUTH (SECRET_HASH from secret, username and
  * client_id).  username may be NULL when secret is NULL.

@@ -52,7 +52,7 @@ static const struct key keys[] = {
 	{ "client_id", K_STRING, OFF(client_id), 0, 0, client_id_valid,
 	  "1 to 128 letters, digits, '_' or '+'", NULL },
 	{ "expect_username", K_STRING, OFF(expect_username), 0, 0, template_valid,
-	  "a template using only %u, %U, %h and %%", NULL },
+	  "'none', or a template using only %u, %U, %h and %%", NULL },
 	{ "client_secret_file", K_PATH, OFF(client_secret_file), 0, 0, NULL, NULL, NULL },
 	{ "endpoint_url", K_STRING, OFF(endpoint_url), 0, 0, endpoint_syntax_valid,
 	  "https://host[:port]/, or http:// to a loopback address", NULL },
@@ -267,6 +267,7 @@ cpk_config_init(struct cpk_config *cfg)
 	cfg->notify = true;
 	if (set_string(&cfg->conf_path, CPK_DEFAULT_CONF) < 0 ||
 	    set_string(&cfg->token_cache, CPK_DEFAULT_TOKEN_CACHE) < 0 ||
+	    set_string(&cfg->expect_username, CPK_DEFAULT_EXPECT_USERNAME) < 0 ||
 	    set_string(&cfg->state_dir, CPK_DEFAULT_STATE_DIR) < 0) {
 		cpk_config_free(cfg);
 		return -1;
@@ -284,6 +285,16 @@ cpk_config_free(struct cpk_config *cfg)
 		if (keys[i].type == K_STRING || keys[i].type == K_PATH || keys[i].type == K_TEMPLATE)
 			free(*FIELD(cfg, &keys[i], char *));
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+const char *
+cpk_config_expect_username(const struct cpk_config *cfg)
+{
+	/* "none" is the deliberate opt-out; it reaches the helper as is */
+	if (cfg->expect_username == NULL ||
+	    strcmp(cfg->expect_username, CPK_EXPECT_USERNAME_NONE) == 0)
+		return NULL;
+	return cfg->expect_username;
 }
 
 static const struct key *

@@ -17,6 +17,8 @@
 #define CPK_DEFAULT_CONF	CPK_SYSCONFDIR "/security/pam_cognito_passkey.conf"
 #define CPK_DEFAULT_STATE_DIR	"/var/lib/pam_cognito_passkey"
 #define CPK_DEFAULT_TOKEN_CACHE	"%h/.cache/cognito/tokens.json"
+#define CPK_DEFAULT_EXPECT_USERNAME	"%u"
+#define CPK_EXPECT_USERNAME_NONE	"none"	/* the deliberate opt-out */
 #define CPK_CONF_MAX_LINE	1024
 #define CPK_ERR_LEN		512
 
@@ -28,7 +30,7 @@ struct cpk_config {
 	char *region;		/* NULL: from the token's iss */
 	char *user_pool_id;
 	char *client_id;	/* NULL: the token's client_id claim */
-	char *expect_username;	/* template, NULL: not checked */
+	char *expect_username;	/* template, default "%u"; "none": not checked */
 	char *client_secret_file;
 	char *endpoint_url;
 	bool use_fips;
@@ -64,6 +66,13 @@ int cpk_config_load(struct cpk_config *cfg, const char *path,
 /* One key = value, as from a line or an argument; origin names it in err. */
 int cpk_config_set(struct cpk_config *cfg, const char *key, const char *value,
 		   const char *origin, char *err, size_t errlen);
+
+/*
+ * The expect_username template in force, or NULL when the administrator
+ * opted out with "expect_username = none" (identity then rests on
+ * user_pool_id alone: lib/identity.h).
+ */
+const char *cpk_config_expect_username(const struct cpk_config *cfg);
 
 /* Strict checks shared with the client: "eu-west-1", "eu-west-1_AbC123". */
 bool cpk_region_valid(const char *region);

@@ -10,6 +10,7 @@
  * records "absent" (nothing is recorded as deleted that was not).
  */
 #include "revoke.h"
+#include "identity.h"
 #include "store.h"
 #include "token.h"
 
@@ -55,6 +56,7 @@ struct run {
 	bool refresh_tried;
 	/* token_writeback_failed: what the completed requests' history says */
 	char warning[512];
+	bool identity_verified;	/* Cognito confirmed the token is the user's */
 	/* why the run stopped before finishing everything */
 	char stop_code[96];
 	char stop_detail[512];
@@ -148,7 +150,10 @@ pending_error_hint(const char *code)
 	    strcmp(code, "PasswordResetRequiredException") == 0 ||
 	    strcmp(code, "OperationNotEnabledException") == 0 ||
 	    strcmp(code, "UserNotFoundException") == 0 ||
-	    strcmp(code, "ForbiddenException") == 0)
+	    strcmp(code, "ForbiddenException") == 0 ||
+	    strcmp(code, "username_mismatch") == 0 ||
+	    strcmp(code, "identity_unverified") == 0 ||
+	    strcmp(code, "identity_mismatch") == 0)
 		return "administrator";
 	return NULL;
 }
@@ -266,6 +271,7 @@ writeback_failed(struct run *r, const struct cpk_reply *reply)
 		cpk_logmsg(r->log, LOG_WARNING, "user=%s: %s", r->user, reply->message);
 	}
 }
+static int verify_identity(struct run *r, struct cpk_reply *reply);
 
 static int
 refresh_token(struct run *r, struct cpk_reply *reply)
@@ -288,6 +294,9 @@ refresh_token(struct run *r, struct cpk_reply *reply)
 	cpk_audit(r->log, LOG_NOTICE, "token_refreshed", r->user, "run_by", r->run_by,
 		  (const char *)NULL);
 	writeback_failed(r, reply);
+	/* the cached refresh token is as untrusted as the access token was */
+	if (r->identity_verified && verify_identity(r, reply) < 0)
+		return -1;
 	return 0;
 }
 
@@ -325,6 +334,93 @@ static bool
 not_authorized(const struct cpk_reply *reply)
 {
 	return strcmp(reply->code, "NotAuthorizedException") == 0;
+}
+
+/* ---- identity --------------------------------------------------------- */
+
+/* GetUser, with one refresh on NotAuthorizedException. */
+static int
+ask_identity(struct run *r, char **username, char **sub, struct cpk_reply *reply)
+{
+	int rc;
+
+	rc = cpk_get_user_identity(r->client, cpk_token_access(r->tc), username, sub, reply);
+	if (rc < 0 && not_authorized(reply) && !r->refresh_tried) {
+		if (refresh_token(r, reply) < 0)
+			return -1;
+		rc = cpk_get_user_identity(r->client, cpk_token_access(r->tc), username, sub,
+					   reply);
+	}
+	return rc;
+}
+
+/* Give every request the verified sub it lacks (identity.h). */
+static void
+pin_identity(struct run *r, const char *sub)
+{
+	bool changed = false;
+	size_t i;
+
+	if (r->opts->dry_run)
+		return;
+	for (i = 0; i < r->pending.n; i++) {
+		struct cpk_request *req = &r->pending.items[i];
+
+		if (req->sub != NULL || (req->sub = strdup(sub)) == NULL)
+			continue;	/* out of memory: verified now, pinned next run */
+		changed = true;
+	}
+	if (changed)
+		save_pending(r);
+}
+
+/*
+ * Whose token is it?  Asked of Cognito before anything is listed or
+ * deleted, and again after every refresh: an empty listing or a
+ * ResourceNotFoundException says nothing about the user's passkeys unless
+ * the token is proven to be the user's, so no listing or deletion ever
+ * happens through a token that is not.  The token's sub must be the one
+ * every request saw at its first verified run; requests without one get it.
+ */
+static int
+verify_identity(struct run *r, struct cpk_reply *reply)
+{
+	char *username = NULL, *sub = NULL;
+	size_t i;
+	int rc = -1;
+
+	r->identity_verified = false;
+	memset(reply, 0, sizeof(*reply));
+	if (ask_identity(r, &username, &sub, reply) < 0)
+		goto out;
+	if (cpk_identity_confirm(r->cfg, &r->pw, username, sub, NULL, reply) < 0)
+		goto rejected;
+	for (i = 0; i < r->pending.n; i++)
+		if (cpk_identity_confirm(r->cfg, &r->pw, username, sub,
+					 r->pending.items[i].sub, reply) < 0)
+			goto rejected;
+	r->identity_verified = true;
+	pin_identity(r, sub);
+	rc = 0;
+	goto out;
+rejected:
+	token_rejected(r, reply);
+out:
+	free(username);
+	free(sub);
+	return rc;
+}
+
+static int
+identity(struct run *r)
+{
+	struct cpk_reply reply;
+
+	if (verify_identity(r, &reply) < 0) {
+		stop_from_reply(r, &reply);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -704,7 +800,7 @@ carry_out(struct run *r)
 {
 	size_t i;
 
-	if (prepare_token(r) < 0 || list_credentials(r) < 0)
+	if (prepare_token(r) < 0 || identity(r) < 0 || list_credentials(r) < 0)
 		return defer_all(r, r->stop_code, r->stop_detail);
 	if (choose(r) < 0) {
 		cpk_logmsg(r->log, LOG_ERR, "user=%s: out of memory", r->user);
@@ -903,7 +999,7 @@ cpk_revoke_list(const struct cpk_config *cfg, const struct cpk_log *log,
 	}
 	if (lock_for_listing(&r, why) < 0)
 		goto out;
-	if (prepare_token(&r) < 0 || list_credentials(&r) < 0) {
+	if (prepare_token(&r) < 0 || identity(&r) < 0 || list_credentials(&r) < 0) {
 		set_why(why, r.stop_code, r.stop_detail);
 		goto out;
 	}

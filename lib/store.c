@@ -339,6 +339,7 @@ cpk_request_free(struct cpk_request *r)
 	free(r->actor);
 	free(r->last_error);
 	free(r->last_detail);
+	free(r->sub);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -576,6 +577,7 @@ parse_request(json_object *o, struct cpk_request *r)
 	    dup_string(o, "reason", false, &r->reason) < 0 ||
 	    dup_string(o, "last_error", false, &r->last_error) < 0 ||
 	    dup_string(o, "last_detail", false, &r->last_detail) < 0 ||
+	    dup_string(o, "sub", false, &r->sub) < 0 ||
 	    get_int(o, "requested_at", &r->requested_at) < 0 ||
 	    get_int(o, "last_attempt_at", &r->last_attempt_at) < 0 ||
 	    get_int(o, "attempts", &n) < 0 || n > UINT32_MAX)
@@ -646,7 +648,8 @@ render_request(const struct cpk_request *r)
 	    add_int(o, "attempts", r->attempts) < 0 ||
 	    (r->last_attempt_at > 0 && add_int(o, "last_attempt_at", r->last_attempt_at) < 0) ||
 	    add_string(o, "last_error", r->last_error) < 0 ||
-	    add_string(o, "last_detail", r->last_detail) < 0)
+	    add_string(o, "last_detail", r->last_detail) < 0 ||
+	    add_string(o, "sub", r->sub) < 0)
 		goto fail;
 	return o;
 fail:

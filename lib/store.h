@@ -60,6 +60,12 @@ struct cpk_request {
 	int64_t last_attempt_at;	/* 0: never */
 	char *last_error;		/* Cognito code or local rule; may be NULL */
 	char *last_detail;		/* may be NULL */
+	/*
+	 * The Cognito user (GetUser's sub) whose token the first verified run
+	 * of this request used; later runs need a token of the same user
+	 * (identity.h).  NULL until a run verified one.
+	 */
+	char *sub;
 	/* this run's outcomes (the engine's bookkeeping; not stored) */
 	unsigned int run_deleted, run_absent, run_failed;
 };

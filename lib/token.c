@@ -15,6 +15,7 @@
  * serialised text) is wiped before it is freed.
  */
 #include "token.h"
+#include "identity.h"
 #include "privs.h"
 #include "util.h"
 
@@ -754,43 +755,13 @@ scope_has(const char *scope, const char *want)
 	return false;
 }
 
-/* expect_username: %u user name, %U uid, %h home, %% a percent. */
-static int
-expand_username(const char *tmpl, const struct passwd *pw, char *out, size_t len)
-{
-	char piece[32];
-	const char *add;
-	size_t pos = 0, n;
-
-	for (; *tmpl != '\0'; tmpl++) {
-		piece[0] = *tmpl;
-		piece[1] = '\0';
-		add = piece;
-		if (*tmpl == '%') {
-			switch (*++tmpl) {
-			case 'u': add = pw->pw_name; break;
-			case 'h': add = pw->pw_dir; break;
-			case 'U': snprintf(piece, sizeof(piece), "%lu", (unsigned long)pw->pw_uid); break;
-			case '%': break;
-			default: return -1;
-			}
-		}
-		n = strlen(add);
-		if (pos + n >= len)
-			return -1;
-		memcpy(out + pos, add, n);
-		pos += n;
-	}
-	out[pos] = '\0';
-	return 0;
-}
-
 int
 cpk_token_check(const struct cpk_config *cfg, const struct passwd *pw,
 		const struct cpk_token_cache *tc, struct cpk_reply *reply)
 {
 	const struct cpk_claims *c = &tc->claims;
 	char want[256];
+	int rule;
 
 	memset(reply, 0, sizeof(*reply));
 	if (c->token_use == NULL || strcmp(c->token_use, "access") != 0) {
@@ -817,16 +788,19 @@ cpk_token_check(const struct cpk_config *cfg, const struct passwd *pw,
 			  c->pool_id, cfg->user_pool_id);
 		return -1;
 	}
-	if (cfg->expect_username != NULL) {
-		if (expand_username(cfg->expect_username, pw, want, sizeof(want)) != 0) {
-			set_error(reply, "username_mismatch", "expect_username does not expand");
-			return -1;
-		}
-		if (c->username == NULL || strcmp(c->username, want) != 0) {
-			set_error(reply, "username_mismatch", "token username '%.64s' is not '%.64s'",
-				  c->username != NULL ? c->username : "", want);
-			return -1;
-		}
+	/* the claim first (no request for a token that names someone else);
+	 * the revocation engine then asks Cognito itself (identity.h) */
+	if (cpk_identity_configured(cfg, reply) < 0)
+		return -1;
+	rule = cpk_identity_expected(cfg, pw, want, sizeof(want));
+	if (rule < 0) {
+		set_error(reply, "username_mismatch", "expect_username does not expand");
+		return -1;
+	}
+	if (rule == 1 && (c->username == NULL || strcmp(c->username, want) != 0)) {
+		set_error(reply, "username_mismatch", "token username '%.64s' is not '%.64s'",
+			  c->username != NULL ? c->username : "", want);
+		return -1;
 	}
 	return 0;
 }

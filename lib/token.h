@@ -41,8 +41,13 @@ struct cpk_token_cache;		/* opaque: holds the parsed document */
  * ("not_found", "not_regular_file", "wrong_owner", "mode_too_open",
  * "too_large", "symlink", "unreadable", "malformed_json",
  * "unknown_format", "malformed_jwt", "not_access_token", "missing_scope",
+<<<<<<< HEAD
  * "foreign_issuer", "foreign_pool", "username_mismatch", "expired",
  * "privilege_switch_failed") and reply->message the detail.
+=======
+ * "foreign_issuer", "foreign_pool", "username_mismatch", "identity_unverified", "expired",
+ * "write_back_failed", "privilege_switch_failed") and reply->message the detail.
+>>>>>>> s1-identity
  */
 
 /*
@@ -55,7 +60,10 @@ struct cpk_token_cache;		/* opaque: holds the parsed document */
  */
 int cpk_token_load(const struct cpk_config *cfg, const struct passwd *pw,
 		   struct cpk_token_cache **out, struct cpk_reply *reply);
-/* token_use, scope, iss/pool, expect_username.  Not expiry. */
+/*
+ * token_use, scope, iss/pool, expect_username (identity.h: refused as
+ * "identity_unverified" when neither it nor user_pool_id is set).  Not expiry.
+ */
 int cpk_token_check(const struct cpk_config *cfg, const struct passwd *pw,
 		    const struct cpk_token_cache *tc, struct cpk_reply *reply);
 /* exp within CPK_TOKEN_SKEW of now */

@@ -75,7 +75,9 @@ START_TEST(defaults)
 	ck_assert_ptr_null(cfg.region);
 	ck_assert_ptr_null(cfg.user_pool_id);
 	ck_assert_ptr_null(cfg.client_id);
-	ck_assert_ptr_null(cfg.expect_username);
+	/* identity is checked unless the administrator opts out */
+	ck_assert_str_eq(cfg.expect_username, "%u");
+	ck_assert_str_eq(cpk_config_expect_username(&cfg), "%u");
 	ck_assert_ptr_null(cfg.client_secret_file);
 	ck_assert_ptr_null(cfg.endpoint_url);
 	ck_assert(!cfg.use_fips);
@@ -352,6 +354,33 @@ START_TEST(argv_round_trip)
 }
 END_TEST
 
+/* "expect_username = none" is the one way out, and it survives the helper's argv. */
+START_TEST(expect_username_none)
+{
+	struct cpk_config cfg, again;
+	char **out;
+	int n;
+
+	ck_assert_msg(load(&cfg, "expect_username = none\n", 0, NULL) == 0, "%s", err);
+	ck_assert_ptr_null(cpk_config_expect_username(&cfg));
+	out = cpk_config_to_argv(&cfg);
+	ck_assert_ptr_nonnull(out);
+	for (n = 0; out[n] != NULL; n++)
+		;
+	ck_assert_int_eq(cpk_config_init(&again), 0);
+	ck_assert_str_eq(cpk_config_expect_username(&again), "%u");
+	ck_assert_msg(cpk_config_load(&again, NULL, n, (const char **)(void *)out, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_ptr_null(cpk_config_expect_username(&again));
+	cpk_argv_free(out);
+	cpk_config_free(&again);
+	cpk_config_free(&cfg);
+	ck_assert_msg(load(&cfg, "expect_username = %u@example.com\n", 0, NULL) == 0, "%s", err);
+	ck_assert_str_eq(cpk_config_expect_username(&cfg), "%u@example.com");
+	cpk_config_free(&cfg);
+}
+END_TEST
+
 START_TEST(region_rules)
 {
 	ck_assert(cpk_region_valid("eu-west-1"));
@@ -389,6 +418,7 @@ config_suite(void)
 	tcase_add_test(tc, bad_arguments_are_rejected);
 	tcase_add_test(tc, unreadable_files);
 	tcase_add_test(tc, argv_round_trip);
+	tcase_add_test(tc, expect_username_none);
 	tcase_add_test(tc, region_rules);
 	suite_add_tcase(s, tc);
 	return s;

@@ -28,6 +28,7 @@
 
 #include "cognito.h"
 #include "config.h"
+#include "identity.h"
 #include "privs.h"
 #include "token.h"
 #include "util.h"
@@ -424,6 +425,20 @@ START_TEST(claim_rules)
 	ck_assert_str_eq(check_code(&cfg, c), "");
 	free(c);
 
+	/* the default identity rule: the token names the account's user */
+	c = claims_text("access", SCOPE, ISS, exp, "bob");
+	ck_assert_str_eq(check_code(&cfg, c), "username_mismatch");
+	free(c);
+	/* opted out, and no pool: nothing proves whose token it is */
+	c = claims_text("access", SCOPE, ISS, exp, "bob");
+	cfg_set(&cfg, "expect_username", "none");
+	ck_assert_str_eq(check_code(&cfg, c), "identity_unverified");
+	cfg_set(&cfg, "user_pool_id", "eu-west-1_Example");
+	ck_assert_str_eq(check_code(&cfg, c), "");
+	free(c);
+	cpk_config_free(&cfg);
+	ck_assert_int_eq(cpk_config_init(&cfg), 0);
+
 	/* the configured pool and region */
 	c = claims_text("access", SCOPE, ISS, exp, "alice");
 	cfg_set(&cfg, "user_pool_id", "eu-west-1_Other");
@@ -455,6 +470,53 @@ START_TEST(claim_rules)
 	ck_assert_str_eq(check_code(&cfg, c), "");
 	free(c);
 	free(exp);
+	cpk_config_free(&cfg);
+}
+END_TEST
+
+/* What GetUser answered, judged by the identity rule (identity.h). */
+static const char *
+confirm_code(struct cpk_config *cfg, const char *username, const char *sub, const char *pinned)
+{
+	struct cpk_reply r;
+	int rc = cpk_identity_confirm(cfg, &alice_pw, username, sub, pinned, &r);
+
+	snprintf(code_buf, sizeof(code_buf), "%s", rc == 0 ? "" : r.code);
+	if (rc != 0)
+		ck_assert_str_ne(r.message, "");
+	return code_buf;
+}
+
+START_TEST(identity_rules)
+{
+	struct cpk_config cfg;
+	struct cpk_reply r;
+
+	ck_assert_int_eq(cpk_config_init(&cfg), 0);
+	ck_assert_int_eq(cpk_identity_configured(&cfg, &r), 0);
+	ck_assert_str_eq(confirm_code(&cfg, "alice", "s-1", NULL), "");
+	ck_assert_str_eq(confirm_code(&cfg, "alice", "s-1", "s-1"), "");
+	ck_assert_str_eq(confirm_code(&cfg, "bob", "s-2", NULL), "username_mismatch");
+	ck_assert_str_eq(confirm_code(&cfg, "Alice", "s-1", NULL), "username_mismatch");
+	ck_assert_str_eq(confirm_code(&cfg, NULL, "s-1", NULL), "username_mismatch");
+	ck_assert_str_eq(confirm_code(&cfg, "alice", NULL, NULL), "identity_unverified");
+	ck_assert_str_eq(confirm_code(&cfg, "alice", "", NULL), "identity_unverified");
+	/* another alice (another pool, a re-created user): not the one pinned */
+	ck_assert_str_eq(confirm_code(&cfg, "alice", "s-9", "s-1"), "identity_mismatch");
+	/* the detail never carries control bytes from the network */
+	ck_assert_int_eq(cpk_identity_confirm(&cfg, &alice_pw, "b\033]0;x\007ob", "s", NULL, &r), -1);
+	ck_assert_ptr_null(strchr(r.message, '\033'));
+	ck_assert_ptr_null(strchr(r.message, '\007'));
+
+	cfg_set(&cfg, "expect_username", "none");
+	ck_assert_int_eq(cpk_identity_configured(&cfg, &r), -1);
+	ck_assert_str_eq(r.code, "identity_unverified");
+	ck_assert_str_eq(confirm_code(&cfg, "alice", "s-1", NULL), "identity_unverified");
+	cfg_set(&cfg, "user_pool_id", "eu-west-1_Example");
+	ck_assert_int_eq(cpk_identity_configured(&cfg, &r), 0);
+	/* the pool alone: any of its users counts, but only the pinned one after */
+	ck_assert_str_eq(confirm_code(&cfg, "bob", "s-2", NULL), "");
+	ck_assert_str_eq(confirm_code(&cfg, "bob", "s-2", "s-1"), "identity_mismatch");
 	cpk_config_free(&cfg);
 }
 END_TEST
@@ -1580,6 +1642,7 @@ token_suite(bool files, bool emu)
 	tcase_add_test(tc, jwt_absurd_claims);
 	tcase_add_test(tc, issuers);
 	tcase_add_test(tc, claim_rules);
+	tcase_add_test(tc, identity_rules);
 	tcase_add_test(tc, formats);
 	tcase_add_test(tc, malformed_json);
 	tcase_add_test(tc, expiring);
