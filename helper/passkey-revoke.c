@@ -53,10 +53,12 @@
 #define MAX_PATTERN	256
 #define MAX_RP		253
 
-enum mode { M_NONE, M_FLAG, M_CANCEL, M_STATUS, M_RUN, M_RUN_PENDING, M_LIST, M_HISTORY };
+enum mode { M_NONE, M_FLAG, M_CANCEL, M_STATUS, M_RUN, M_RUN_PENDING, M_LIST, M_HISTORY,
+	     M_DISCARD };
 
 enum {
 	OPT_RP = 256, OPT_RUN_PENDING, OPT_RATE, OPT_HISTORY, OPT_JSON, OPT_CONFIG, OPT_DRY_RUN,
+	OPT_DISCARD,
 };
 
 struct options {
@@ -104,6 +106,7 @@ usage(FILE *fp)
 		"       " PROG " --run-pending [-j N] [--rate R]\n"
 		"       " PROG " -L USER\n"
 		"       " PROG " --history USER\n"
+		"       " PROG " --discard-corrupt USER\n"
 		"\n"
 		"Flag, carry out and inspect the revocation of a user's Cognito passkeys.\n"
 		"\n"
@@ -121,6 +124,7 @@ usage(FILE *fp)
 		"      --rate R           with --run-pending: at most R Cognito requests a second\n"
 		"  -L, --list             list USER's passkeys (through USER's cached token)\n"
 		"      --history          USER's revocation history\n"
+		"      --discard-corrupt  drop USER's corrupt pending file (after inspecting it)\n"
 		"      --json             machine-readable output\n"
 		"      --config PATH      configuration file (default " CPK_DEFAULT_CONF ")\n"
 		"      --dry-run          show what would be done, change nothing\n"
@@ -274,7 +278,7 @@ static int
 set_mode(struct options *o, enum mode m)
 {
 	if (o->mode != M_NONE && o->mode != m)
-		return usage_error("only one of -d, -S, -x, -L, --history and --run-pending may be given");
+		return usage_error("only one of -d, -S, -x, -L, --history, --discard-corrupt and --run-pending may be given");
 	o->mode = m;
 	return 0;
 }
@@ -353,6 +357,7 @@ static const struct option long_options[] = {
 	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "list", no_argument, NULL, 'L' },
 	{ "history", no_argument, NULL, OPT_HISTORY },
+	{ "discard-corrupt", no_argument, NULL, OPT_DISCARD },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
@@ -402,6 +407,7 @@ parse_one(struct options *o, int ch, const char *arg)
 	case OPT_RATE: return parse_rate(o, arg);
 	case 'L': return set_mode(o, M_LIST);
 	case OPT_HISTORY: return set_mode(o, M_HISTORY);
+	case OPT_DISCARD: return set_mode(o, M_DISCARD);
 	case OPT_JSON: o->json = true; return 0;
 	case OPT_CONFIG:
 		if (arg[0] != '/')
@@ -512,7 +518,11 @@ lock_user(struct cmd *c, struct cpk_store *st, const char *user)
 	return fd;
 }
 
-/* Load under the lock; a corrupt file has been set aside: say so, go on. */
+/*
+ * Load under the lock.  A corrupt file is never written over (whatever it
+ * flagged would be lost): nothing changes until an administrator fixes it
+ * in place or drops it with --discard-corrupt.
+ */
 static int
 load_pending(struct cpk_store *st, const char *user, struct cpk_pending *p)
 {
@@ -520,10 +530,9 @@ load_pending(struct cpk_store *st, const char *user, struct cpk_pending *p)
 
 	if (cpk_pending_load(st, user, p, err, sizeof(err)) == 0)
 		return 0;
-	if (errno == EBADMSG) {
-		fprintf(stderr, PROG ": warning: %s\n", err);
-		return 0;
-	}
+	if (errno == EBADMSG)
+		return fail(CPK_USAGE, "%s; nothing changed: fix it in place, or drop it with: "
+			    PROG " --discard-corrupt %s", err, user);
 	return fail(CPK_USAGE, "%s", err);
 }
 
@@ -932,6 +941,56 @@ cmd_history(struct cmd *c, const char *user)
 	status = CPK_DONE;
 out:
 	json_object_put(h.arr);
+	cpk_store_close(st);
+	return status;
+}
+
+/* ---- corrupt state ------------------------------------------------------- */
+
+/*
+ * The administrator's resolution of corrupt state: each corrupt file of
+ * the user is removed under the lock, with a history event and an audit
+ * line, so the record says who dropped what.
+ */
+static int
+cmd_discard(struct cmd *c, const char *user)
+{
+	struct cpk_store *st = NULL;
+	struct cpk_event ev;
+	char err[CPK_ERR_LEN], path[PATH_MAX];
+	int lockfd = -1, status = CPK_USAGE, rc, n = 0;
+
+	rc = open_store(c, 0, &st, true);
+	if (rc != 0) {
+		if (rc == 1)
+			printf("%s: no corrupt state\n", user);
+		status = rc == 1 ? CPK_DONE : CPK_USAGE;
+		goto out;
+	}
+	if ((lockfd = lock_user(c, st, user)) < 0)
+		goto out;
+	while (!c->o.dry_run &&
+	       (rc = cpk_store_discard_corrupt(st, user, path, sizeof(path), err, sizeof(err))) == 1) {
+		n++;
+		ev = (struct cpk_event){ .time = cpk_now(), .event = "discarded", .actor = c->actor,
+					 .error = "corrupt_state", .detail = path,
+					 .deleted = -1, .absent = -1, .failed = -1, .attempts = -1 };
+		if (cpk_history_append(st, user, &ev, err, sizeof(err)) < 0)
+			fprintf(stderr, PROG ": warning: %s\n", err);
+		cpk_audit(&c->log, LOG_ALERT, "state_corrupt", user, "action", "discarded",
+			  "file", path, "actor", c->actor, (const char *)NULL);
+		printf("%s: discarded %s\n", user, path);
+	}
+	if (rc < 0) {
+		fail(CPK_USAGE, "%s", err);
+		goto out;
+	}
+	if (n == 0)
+		printf("%s: %s\n", user, c->o.dry_run ? "dry run: nothing discarded" :
+		       "no corrupt state");
+	status = CPK_DONE;
+out:
+	cpk_store_unlock(lockfd);
 	cpk_store_close(st);
 	return status;
 }
@@ -1515,6 +1574,7 @@ dispatch(struct cmd *c)
 	case M_RUN_PENDING: return cmd_run_pending(c);
 	case M_LIST: return check_user(u[0], true) ?: cmd_list(c, u[0]);
 	case M_HISTORY: return cmd_history(c, u[0]);
+	case M_DISCARD: return check_user(u[0], false) ?: cmd_discard(c, u[0]);
 	default: return CPK_USAGE;
 	}
 }
@@ -1540,6 +1600,7 @@ main(int argc, char **argv)
 			  c.o.mode == M_FLAG ? "flag revocations" :
 			  c.o.mode == M_CANCEL ? "cancel revocations" :
 			  c.o.mode == M_LIST ? "list another user's passkeys" :
+			  c.o.mode == M_DISCARD ? "discard revocation state" :
 			  "carry out revocations");
 		goto out;
 	}
