@@ -53,6 +53,10 @@
 #define MAX_PATTERN	256
 #define MAX_RP		253
 
+/* printf("%s") of outside text through its printable copy (lib/util.h) */
+#define SHOWN_MAX	1024
+#define SHOWN(buf, s)	cpk_printable((buf), sizeof(buf), (s))
+
 enum mode { M_NONE, M_FLAG, M_CANCEL, M_STATUS, M_RUN, M_RUN_PENDING, M_LIST, M_HISTORY,
 	     M_DISCARD };
 
@@ -172,9 +176,12 @@ tee_emit(void *ctx, int prio, const char *line)
 {
 	struct tee *t = ctx;
 
+	char shown[CPK_AUDIT_MAX * 4];
+
 	t->inner->emit(t->inner->ctx, prio, line);
+	/* free-text lines may quote a token's claims or a server's message */
 	if (t->echo && prio <= LOG_ERR)
-		fprintf(stderr, PROG ": %s\n", line);
+		fprintf(stderr, PROG ": %s\n", SHOWN(shown, line));
 }
 
 static void
@@ -184,11 +191,57 @@ print_json(json_object *o)
 					    JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
+/*
+ * A JSON string of outside text: its printable copy, so that the document
+ * is valid UTF-8 and holds nothing a terminal would act on.
+ */
+static json_object *
+jstr(const char *value)
+{
+	char *shown = cpk_printable_dup(value);
+	json_object *v = shown != NULL ? json_object_new_string(shown) : NULL;
+
+	free(shown);
+	return v;
+}
+
 static void
 jset_str(json_object *o, const char *key, const char *value)
 {
-	json_object_object_add(o, key, value != NULL ? json_object_new_string(value) : NULL);
+	json_object_object_add(o, key, value != NULL ? jstr(value) : NULL);
 }
+
+/* A stored JSON value (a history line) rebuilt with printable strings only. */
+static json_object *
+jclean(json_object *v)
+{
+	json_object *out;
+	size_t i, n;
+
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		return jstr(json_object_get_string(v));
+	case json_type_array:
+		out = json_object_new_array();
+		n = json_object_array_length(v);
+		for (i = 0; out != NULL && i < n; i++)
+			json_object_array_add(out, jclean(json_object_array_get_idx(v, i)));
+		return out;
+	case json_type_object:
+		out = json_object_new_object();
+		json_object_object_foreach(v, key, val) {
+			char *k = cpk_printable_dup(key);
+
+			if (out != NULL && k != NULL)
+				json_object_object_add(out, k, jclean(val));
+			free(k);
+		}
+		return out;
+	default:
+		return json_object_get(v);
+	}
+}
+
 
 static void
 jset_int(json_object *o, const char *key, int64_t value)
@@ -248,25 +301,13 @@ rp_id_valid(const char *s)
 	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_:") == n;
 }
 
-/* Print a name for an error message without letting it mangle the terminal. */
-static const char *
-safe(const char *s, char *buf, size_t len)
-{
-	size_t i;
-
-	for (i = 0; s[i] != '\0' && i + 1 < len; i++)
-		buf[i] = ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f) ? '?' : s[i];
-	buf[i] = '\0';
-	return buf;
-}
-
 static int
 check_user(const char *user, bool must_exist)
 {
 	char shown[64];
 
 	if (!cpk_user_name_valid(user))
-		return fail(CPK_USAGE, "invalid user name '%s'", safe(user, shown, sizeof(shown)));
+		return fail(CPK_USAGE, "invalid user name '%s'", SHOWN(shown, user));
 	if (must_exist && getpwnam(user) == NULL)
 		return fail(CPK_USAGE, "user '%s' does not exist", user);
 	return 0;
@@ -548,7 +589,7 @@ request_json(const struct cpk_request *r)
 	if (r->selector == CPK_SEL_IDS) {
 		ids = json_object_new_array();
 		for (i = 0; i < r->n_ids; i++)
-			json_object_array_add(ids, json_object_new_string(r->ids[i]));
+			json_object_array_add(ids, jstr(r->ids[i]));
 		json_object_object_add(o, "ids", ids);
 	}
 	if (r->pattern != NULL)
@@ -725,18 +766,18 @@ out:
 static void
 status_line(const char *user, const struct cpk_user_status *us)
 {
-	char t[32];
+	char t[32], a[SHOWN_MAX], b[PATH_MAX * 4];
 
 	printf("%s %s", user, us->state);
 	if (strcmp(us->state, "pending") == 0) {
 		short_time(us->since, t, sizeof(t));
 		printf(" %zu request%s since %s", us->requests, us->requests == 1 ? "" : "s", t);
 		if (us->last_error[0] != '\0')
-			printf(" last_error=%s", us->last_error);
+			printf(" last_error=%s", SHOWN(a, us->last_error));
 		if (us->attempts > 0)
 			printf(" attempts=%u", us->attempts);
 	} else if (strcmp(us->state, "corrupt") == 0) {
-		printf(" kept=%s", us->corrupt);
+		printf(" kept=%s", SHOWN(b, us->corrupt));
 	} else if (strcmp(us->state, "none") != 0) {
 		short_time(us->at, t, sizeof(t));
 		printf(" %s", t);
@@ -745,7 +786,7 @@ status_line(const char *user, const struct cpk_user_status *us)
 		printf(" deleted=%ld absent=%ld failed=%ld", us->deleted, us->absent,
 		       us->failed);
 	if (strcmp(us->state, "failed") == 0 && us->last_failure[0] != '\0')
-		printf(" last_error=%s", us->last_failure);
+		printf(" last_error=%s", SHOWN(a, us->last_failure));
 	putchar('\n');
 }
 
@@ -889,7 +930,11 @@ history_line(void *ctx, const char *json, const struct cpk_event *ev)
 
 	h->n++;
 	if (h->arr != NULL) {
-		json_object_array_add(h->arr, json_tokener_parse(json));
+		json_object *raw = json_tokener_parse(json);
+
+		/* the stored line may hold invalid UTF-8 or controls from a name */
+		json_object_array_add(h->arr, jclean(raw));
+		json_object_put(raw);
 		return 0;
 	}
 	iso_time(ev->time, t, sizeof(t));
@@ -1026,7 +1071,7 @@ list_print(const char *user, const struct cpk_credential_list *l, bool json)
 		jset_str(o, "attachment", cr->attachment);
 		tr = json_object_new_array();
 		for (k = 0; cr->transports != NULL && cr->transports[k] != NULL; k++)
-			json_object_array_add(tr, json_object_new_string(cr->transports[k]));
+			json_object_array_add(tr, jstr(cr->transports[k]));
 		json_object_object_add(o, "transports", tr);
 		json_object_array_add(arr, o);
 	}
@@ -1048,14 +1093,17 @@ cmd_list(struct cmd *c, const char *user)
 	struct cpk_run_opts opts;
 	struct cpk_deadline dl;
 	struct cpk_reply why;
+	char code[SHOWN_MAX], msg[SHOWN_MAX];
 
 	cpk_deadline_init_ms(&dl, (long)c->cfg.timeout * 1000);
 	memset(&opts, 0, sizeof(opts));
 	opts.actor = c->actor;
 	opts.deadline = &dl;
 	if (cpk_revoke_list(&c->cfg, &c->log, user, &opts, &l, &why) < 0)
-		return fail(CPK_USAGE, "cannot list the passkeys of %s: %s%s%s", user, why.code,
-			    why.message[0] != '\0' ? ": " : "", why.message);
+		/* both may quote the token's claims or the server's message */
+		return fail(CPK_USAGE, "cannot list the passkeys of %s: %s%s%s", user,
+			    SHOWN(code, why.code), why.message[0] != '\0' ? ": " : "",
+			    SHOWN(msg, why.message));
 	list_print(user, &l, c->o.json);
 	cpk_credential_list_free(&l);
 	return CPK_DONE;
@@ -1219,11 +1267,16 @@ split_report(char *line, char *f[4])
 static void
 print_outcome(const char *user, char *line)
 {
-	char *f[4];
+	char *f[4], shown[4][SHOWN_MAX];
+	int i;
 
 	split_report(line, f);
 	if (f[1] == NULL)
 		return;
+	/* names and error codes come from Cognito */
+	for (i = 0; i < 4; i++)
+		if (f[i] != NULL)
+			f[i] = SHOWN(shown[i], f[i]);
 	if (strcmp(f[0], "pending") == 0)
 		printf("%s: stays pending: %s%s%s\n", user, f[1],
 		       f[2] != NULL && f[2][0] != '\0' ? ": " : "", f[2] != NULL ? f[2] : "");
@@ -1241,13 +1294,15 @@ print_outcome(const char *user, char *line)
 static void
 print_human(const struct result *r, bool dry_run)
 {
+	char last[SHOWN_MAX];
 	size_t i;
 
+	SHOWN(last, r->last_error);
 	for (i = 0; i < r->n_lines; i++)
 		print_outcome(r->user, r->lines[i]);
 	if (r->status == CPK_USAGE)
 		printf("%s: not carried out%s%s\n", r->user,
-		       r->last_error[0] != '\0' ? ": " : "", r->last_error);
+		       r->last_error[0] != '\0' ? ": " : "", last);
 	else if (dry_run && r->status == CPK_DONE && r->pending > 0)
 		printf("%s: dry run: %u passkey%s would be deleted\n", r->user, r->would,
 		       r->would == 1 ? "" : "s");
@@ -1257,7 +1312,7 @@ print_human(const struct result *r, bool dry_run)
 		printf("%s: %s: %u deleted, %u already gone, %u failed, %u request%s pending%s%s\n",
 		       r->user, status_word(r->status), r->deleted, r->absent, r->failed,
 		       r->pending, r->pending == 1 ? "" : "s",
-		       r->last_error[0] != '\0' ? ", last error " : "", r->last_error);
+		       r->last_error[0] != '\0' ? ", last error " : "", last);
 }
 
 static json_object *
