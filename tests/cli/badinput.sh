@@ -35,7 +35,7 @@ before=$(snapshot)
 expect_usage "user ../etc" "invalid user name '../etc'" -a ../etc
 expect_usage "user ../etc for -x" "invalid user name" -x ../etc
 expect_usage "user ../etc for -S" "invalid user name" -S ../etc
-expect_usage "user with a newline" "invalid user name 'al\\?ice'" -a "$(printf 'al\nice')"
+expect_usage "user with a newline" "invalid user name 'al\\\\x0aice'" -a "$(printf 'al\nice')"
 expect_usage "empty reason" "the reason must not be empty" -a -r "" alice
 expect_usage "reason with a control byte" "printable" -a -r "$(printf 'a\tb')" alice
 expect_usage "unknown long option" "unknown option '--bogus'" --bogus alice
