@@ -53,10 +53,16 @@
 #define MAX_PATTERN	256
 #define MAX_RP		253
 
-enum mode { M_NONE, M_FLAG, M_CANCEL, M_STATUS, M_RUN, M_RUN_PENDING, M_LIST, M_HISTORY };
+/* printf("%s") of outside text through its printable copy (lib/util.h) */
+#define SHOWN_MAX	1024
+#define SHOWN(buf, s)	cpk_printable((buf), sizeof(buf), (s))
+
+enum mode { M_NONE, M_FLAG, M_CANCEL, M_STATUS, M_RUN, M_RUN_PENDING, M_LIST, M_HISTORY,
+	     M_DISCARD };
 
 enum {
 	OPT_RP = 256, OPT_RUN_PENDING, OPT_RATE, OPT_HISTORY, OPT_JSON, OPT_CONFIG, OPT_DRY_RUN,
+	OPT_DISCARD,
 };
 
 struct options {
@@ -104,6 +110,7 @@ usage(FILE *fp)
 		"       " PROG " --run-pending [-j N] [--rate R]\n"
 		"       " PROG " -L USER\n"
 		"       " PROG " --history USER\n"
+		"       " PROG " --discard-corrupt USER\n"
 		"\n"
 		"Flag, carry out and inspect the revocation of a user's Cognito passkeys.\n"
 		"\n"
@@ -121,6 +128,7 @@ usage(FILE *fp)
 		"      --rate R           with --run-pending: at most R Cognito requests a second\n"
 		"  -L, --list             list USER's passkeys (through USER's cached token)\n"
 		"      --history          USER's revocation history\n"
+		"      --discard-corrupt  drop USER's corrupt pending file (after inspecting it)\n"
 		"      --json             machine-readable output\n"
 		"      --config PATH      configuration file (default " CPK_DEFAULT_CONF ")\n"
 		"      --dry-run          show what would be done, change nothing\n"
@@ -168,9 +176,12 @@ tee_emit(void *ctx, int prio, const char *line)
 {
 	struct tee *t = ctx;
 
+	char shown[CPK_AUDIT_MAX * 4];
+
 	t->inner->emit(t->inner->ctx, prio, line);
+	/* free-text lines may quote a token's claims or a server's message */
 	if (t->echo && prio <= LOG_ERR)
-		fprintf(stderr, PROG ": %s\n", line);
+		fprintf(stderr, PROG ": %s\n", SHOWN(shown, line));
 }
 
 static void
@@ -180,11 +191,57 @@ print_json(json_object *o)
 					    JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
+/*
+ * A JSON string of outside text: its printable copy, so that the document
+ * is valid UTF-8 and holds nothing a terminal would act on.
+ */
+static json_object *
+jstr(const char *value)
+{
+	char *shown = cpk_printable_dup(value);
+	json_object *v = shown != NULL ? json_object_new_string(shown) : NULL;
+
+	free(shown);
+	return v;
+}
+
 static void
 jset_str(json_object *o, const char *key, const char *value)
 {
-	json_object_object_add(o, key, value != NULL ? json_object_new_string(value) : NULL);
+	json_object_object_add(o, key, value != NULL ? jstr(value) : NULL);
 }
+
+/* A stored JSON value (a history line) rebuilt with printable strings only. */
+static json_object *
+jclean(json_object *v)
+{
+	json_object *out;
+	size_t i, n;
+
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		return jstr(json_object_get_string(v));
+	case json_type_array:
+		out = json_object_new_array();
+		n = json_object_array_length(v);
+		for (i = 0; out != NULL && i < n; i++)
+			json_object_array_add(out, jclean(json_object_array_get_idx(v, i)));
+		return out;
+	case json_type_object:
+		out = json_object_new_object();
+		json_object_object_foreach(v, key, val) {
+			char *k = cpk_printable_dup(key);
+
+			if (out != NULL && k != NULL)
+				json_object_object_add(out, k, jclean(val));
+			free(k);
+		}
+		return out;
+	default:
+		return json_object_get(v);
+	}
+}
+
 
 static void
 jset_int(json_object *o, const char *key, int64_t value)
@@ -244,25 +301,13 @@ rp_id_valid(const char *s)
 	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_:") == n;
 }
 
-/* Print a name for an error message without letting it mangle the terminal. */
-static const char *
-safe(const char *s, char *buf, size_t len)
-{
-	size_t i;
-
-	for (i = 0; s[i] != '\0' && i + 1 < len; i++)
-		buf[i] = ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f) ? '?' : s[i];
-	buf[i] = '\0';
-	return buf;
-}
-
 static int
 check_user(const char *user, bool must_exist)
 {
 	char shown[64];
 
 	if (!cpk_user_name_valid(user))
-		return fail(CPK_USAGE, "invalid user name '%s'", safe(user, shown, sizeof(shown)));
+		return fail(CPK_USAGE, "invalid user name '%s'", SHOWN(shown, user));
 	if (must_exist && getpwnam(user) == NULL)
 		return fail(CPK_USAGE, "user '%s' does not exist", user);
 	return 0;
@@ -274,7 +319,7 @@ static int
 set_mode(struct options *o, enum mode m)
 {
 	if (o->mode != M_NONE && o->mode != m)
-		return usage_error("only one of -d, -S, -x, -L, --history and --run-pending may be given");
+		return usage_error("only one of -d, -S, -x, -L, --history, --discard-corrupt and --run-pending may be given");
 	o->mode = m;
 	return 0;
 }
@@ -353,6 +398,7 @@ static const struct option long_options[] = {
 	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "list", no_argument, NULL, 'L' },
 	{ "history", no_argument, NULL, OPT_HISTORY },
+	{ "discard-corrupt", no_argument, NULL, OPT_DISCARD },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
@@ -402,6 +448,7 @@ parse_one(struct options *o, int ch, const char *arg)
 	case OPT_RATE: return parse_rate(o, arg);
 	case 'L': return set_mode(o, M_LIST);
 	case OPT_HISTORY: return set_mode(o, M_HISTORY);
+	case OPT_DISCARD: return set_mode(o, M_DISCARD);
 	case OPT_JSON: o->json = true; return 0;
 	case OPT_CONFIG:
 		if (arg[0] != '/')
@@ -512,7 +559,11 @@ lock_user(struct cmd *c, struct cpk_store *st, const char *user)
 	return fd;
 }
 
-/* Load under the lock; a corrupt file has been set aside: say so, go on. */
+/*
+ * Load under the lock.  A corrupt file is never written over (whatever it
+ * flagged would be lost): nothing changes until an administrator fixes it
+ * in place or drops it with --discard-corrupt.
+ */
 static int
 load_pending(struct cpk_store *st, const char *user, struct cpk_pending *p)
 {
@@ -520,10 +571,9 @@ load_pending(struct cpk_store *st, const char *user, struct cpk_pending *p)
 
 	if (cpk_pending_load(st, user, p, err, sizeof(err)) == 0)
 		return 0;
-	if (errno == EBADMSG) {
-		fprintf(stderr, PROG ": warning: %s\n", err);
-		return 0;
-	}
+	if (errno == EBADMSG)
+		return fail(CPK_USAGE, "%s; nothing changed: fix it in place, or drop it with: "
+			    PROG " --discard-corrupt %s", err, user);
 	return fail(CPK_USAGE, "%s", err);
 }
 
@@ -539,7 +589,7 @@ request_json(const struct cpk_request *r)
 	if (r->selector == CPK_SEL_IDS) {
 		ids = json_object_new_array();
 		for (i = 0; i < r->n_ids; i++)
-			json_object_array_add(ids, json_object_new_string(r->ids[i]));
+			json_object_array_add(ids, jstr(r->ids[i]));
 		json_object_object_add(o, "ids", ids);
 	}
 	if (r->pattern != NULL)
@@ -716,18 +766,18 @@ out:
 static void
 status_line(const char *user, const struct cpk_user_status *us)
 {
-	char t[32];
+	char t[32], a[SHOWN_MAX], b[PATH_MAX * 4];
 
 	printf("%s %s", user, us->state);
 	if (strcmp(us->state, "pending") == 0) {
 		short_time(us->since, t, sizeof(t));
 		printf(" %zu request%s since %s", us->requests, us->requests == 1 ? "" : "s", t);
 		if (us->last_error[0] != '\0')
-			printf(" last_error=%s", us->last_error);
+			printf(" last_error=%s", SHOWN(a, us->last_error));
 		if (us->attempts > 0)
 			printf(" attempts=%u", us->attempts);
 	} else if (strcmp(us->state, "corrupt") == 0) {
-		printf(" kept=%s", us->corrupt);
+		printf(" kept=%s", SHOWN(b, us->corrupt));
 	} else if (strcmp(us->state, "none") != 0) {
 		short_time(us->at, t, sizeof(t));
 		printf(" %s", t);
@@ -736,9 +786,9 @@ status_line(const char *user, const struct cpk_user_status *us)
 		printf(" deleted=%ld absent=%ld failed=%ld", us->deleted, us->absent,
 		       us->failed);
 	if (strcmp(us->state, "failed") == 0 && us->last_failure[0] != '\0')
-		printf(" last_error=%s", us->last_failure);
+		printf(" last_error=%s", SHOWN(a, us->last_failure));
 	if (strcmp(us->state, "pending") != 0 && us->warning[0] != '\0')
-		printf(" warning=%s", us->warning);
+		printf(" warning=%s", SHOWN(a, us->warning));
 	putchar('\n');
 }
 
@@ -884,7 +934,11 @@ history_line(void *ctx, const char *json, const struct cpk_event *ev)
 
 	h->n++;
 	if (h->arr != NULL) {
-		json_object_array_add(h->arr, json_tokener_parse(json));
+		json_object *raw = json_tokener_parse(json);
+
+		/* the stored line may hold invalid UTF-8 or controls from a name */
+		json_object_array_add(h->arr, jclean(raw));
+		json_object_put(raw);
 		return 0;
 	}
 	iso_time(ev->time, t, sizeof(t));
@@ -940,6 +994,56 @@ out:
 	return status;
 }
 
+/* ---- corrupt state ------------------------------------------------------- */
+
+/*
+ * The administrator's resolution of corrupt state: each corrupt file of
+ * the user is removed under the lock, with a history event and an audit
+ * line, so the record says who dropped what.
+ */
+static int
+cmd_discard(struct cmd *c, const char *user)
+{
+	struct cpk_store *st = NULL;
+	struct cpk_event ev;
+	char err[CPK_ERR_LEN], path[PATH_MAX];
+	int lockfd = -1, status = CPK_USAGE, rc, n = 0;
+
+	rc = open_store(c, 0, &st, true);
+	if (rc != 0) {
+		if (rc == 1)
+			printf("%s: no corrupt state\n", user);
+		status = rc == 1 ? CPK_DONE : CPK_USAGE;
+		goto out;
+	}
+	if ((lockfd = lock_user(c, st, user)) < 0)
+		goto out;
+	while (!c->o.dry_run &&
+	       (rc = cpk_store_discard_corrupt(st, user, path, sizeof(path), err, sizeof(err))) == 1) {
+		n++;
+		ev = (struct cpk_event){ .time = cpk_now(), .event = "discarded", .actor = c->actor,
+					 .error = "corrupt_state", .detail = path,
+					 .deleted = -1, .absent = -1, .failed = -1, .attempts = -1 };
+		if (cpk_history_append(st, user, &ev, err, sizeof(err)) < 0)
+			fprintf(stderr, PROG ": warning: %s\n", err);
+		cpk_audit(&c->log, LOG_ALERT, "state_corrupt", user, "action", "discarded",
+			  "file", path, "actor", c->actor, (const char *)NULL);
+		printf("%s: discarded %s\n", user, path);
+	}
+	if (rc < 0) {
+		fail(CPK_USAGE, "%s", err);
+		goto out;
+	}
+	if (n == 0)
+		printf("%s: %s\n", user, c->o.dry_run ? "dry run: nothing discarded" :
+		       "no corrupt state");
+	status = CPK_DONE;
+out:
+	cpk_store_unlock(lockfd);
+	cpk_store_close(st);
+	return status;
+}
+
 /* ---- list --------------------------------------------------------------- */
 
 static void
@@ -971,7 +1075,7 @@ list_print(const char *user, const struct cpk_credential_list *l, bool json)
 		jset_str(o, "attachment", cr->attachment);
 		tr = json_object_new_array();
 		for (k = 0; cr->transports != NULL && cr->transports[k] != NULL; k++)
-			json_object_array_add(tr, json_object_new_string(cr->transports[k]));
+			json_object_array_add(tr, jstr(cr->transports[k]));
 		json_object_object_add(o, "transports", tr);
 		json_object_array_add(arr, o);
 	}
@@ -993,14 +1097,17 @@ cmd_list(struct cmd *c, const char *user)
 	struct cpk_run_opts opts;
 	struct cpk_deadline dl;
 	struct cpk_reply why;
+	char code[SHOWN_MAX], msg[SHOWN_MAX];
 
 	cpk_deadline_init_ms(&dl, (long)c->cfg.timeout * 1000);
 	memset(&opts, 0, sizeof(opts));
 	opts.actor = c->actor;
 	opts.deadline = &dl;
 	if (cpk_revoke_list(&c->cfg, &c->log, user, &opts, &l, &why) < 0)
-		return fail(CPK_USAGE, "cannot list the passkeys of %s: %s%s%s", user, why.code,
-			    why.message[0] != '\0' ? ": " : "", why.message);
+		/* both may quote the token's claims or the server's message */
+		return fail(CPK_USAGE, "cannot list the passkeys of %s: %s%s%s", user,
+			    SHOWN(code, why.code), why.message[0] != '\0' ? ": " : "",
+			    SHOWN(msg, why.message));
 	list_print(user, &l, c->o.json);
 	cpk_credential_list_free(&l);
 	return CPK_DONE;
@@ -1164,11 +1271,16 @@ split_report(char *line, char *f[4])
 static void
 print_outcome(const char *user, char *line)
 {
-	char *f[4];
+	char *f[4], shown[4][SHOWN_MAX];
+	int i;
 
 	split_report(line, f);
 	if (f[1] == NULL)
 		return;
+	/* names and error codes come from Cognito */
+	for (i = 0; i < 4; i++)
+		if (f[i] != NULL)
+			f[i] = SHOWN(shown[i], f[i]);
 	if (strcmp(f[0], "pending") == 0)
 		printf("%s: stays pending: %s%s%s\n", user, f[1],
 		       f[2] != NULL && f[2][0] != '\0' ? ": " : "", f[2] != NULL ? f[2] : "");
@@ -1186,13 +1298,15 @@ print_outcome(const char *user, char *line)
 static void
 print_human(const struct result *r, bool dry_run)
 {
+	char last[SHOWN_MAX];
 	size_t i;
 
+	SHOWN(last, r->last_error);
 	for (i = 0; i < r->n_lines; i++)
 		print_outcome(r->user, r->lines[i]);
 	if (r->status == CPK_USAGE)
 		printf("%s: not carried out%s%s\n", r->user,
-		       r->last_error[0] != '\0' ? ": " : "", r->last_error);
+		       r->last_error[0] != '\0' ? ": " : "", last);
 	else if (dry_run && r->status == CPK_DONE && r->pending > 0)
 		printf("%s: dry run: %u passkey%s would be deleted\n", r->user, r->would,
 		       r->would == 1 ? "" : "s");
@@ -1202,7 +1316,7 @@ print_human(const struct result *r, bool dry_run)
 		printf("%s: %s: %u deleted, %u already gone, %u failed, %u request%s pending%s%s\n",
 		       r->user, status_word(r->status), r->deleted, r->absent, r->failed,
 		       r->pending, r->pending == 1 ? "" : "s",
-		       r->last_error[0] != '\0' ? ", last error " : "", r->last_error);
+		       r->last_error[0] != '\0' ? ", last error " : "", last);
 }
 
 static json_object *
@@ -1519,6 +1633,7 @@ dispatch(struct cmd *c)
 	case M_RUN_PENDING: return cmd_run_pending(c);
 	case M_LIST: return check_user(u[0], true) ?: cmd_list(c, u[0]);
 	case M_HISTORY: return cmd_history(c, u[0]);
+	case M_DISCARD: return check_user(u[0], false) ?: cmd_discard(c, u[0]);
 	default: return CPK_USAGE;
 	}
 }
@@ -1544,6 +1659,7 @@ main(int argc, char **argv)
 			  c.o.mode == M_FLAG ? "flag revocations" :
 			  c.o.mode == M_CANCEL ? "cancel revocations" :
 			  c.o.mode == M_LIST ? "list another user's passkeys" :
+			  c.o.mode == M_DISCARD ? "discard revocation state" :
 			  "carry out revocations");
 		goto out;
 	}

@@ -879,6 +879,8 @@ open_state(struct run *r, int *status)
 		cpk_audit(r->log, LOG_ALERT, "revocation_failed", r->user,
 			  "error", errno == EBADMSG ? "corrupt_state" : "state_unreadable",
 			  "detail", err, "run_by", r->run_by, (const char *)NULL);
+		snprintf(r->res->last_error, sizeof(r->res->last_error), "%s",
+			 errno == EBADMSG ? "corrupt_state" : "state_unreadable");
 		*status = CPK_USAGE;
 		return -1;
 	}

@@ -705,37 +705,6 @@ read_all(int fd, size_t max, char **out, size_t *outlen)
 	return 0;
 }
 
-/*
- * Keep a pending file that does not parse: rename it out of the fast
- * path, never over an earlier one (.corrupt.<user>.<epoch>[.<k>]).
- */
-static void
-set_aside(struct cpk_store *st, const char *user, char *err, size_t errlen)
-{
-	char aside[128];
-	int64_t now = cpk_now();
-	int k, rc = -1;
-
-	for (k = 0; k < 100 && rc < 0; k++) {
-		if (k == 0)
-			snprintf(aside, sizeof(aside), ".corrupt.%s.%" PRId64, user, now);
-		else
-			snprintf(aside, sizeof(aside), ".corrupt.%s.%" PRId64 ".%d", user, now, k);
-		rc = renameat2(st->sub[SUB_PENDING], user, st->sub[SUB_PENDING], aside,
-			       RENAME_NOREPLACE);
-		if (rc < 0 && errno != EEXIST)
-			break;
-	}
-	if (rc == 0) {
-		fsync(st->sub[SUB_PENDING]);
-		snprintf(err, errlen, "%s/pending/%s does not parse: kept as %s/pending/%s",
-			 st->path, user, st->path, aside);
-	} else {
-		snprintf(err, errlen, "%s/pending/%s does not parse (and cannot be set aside: %s)",
-			 st->path, user, strerror(errno));
-	}
-}
-
 int
 cpk_pending_load(struct cpk_store *st, const char *user, struct cpk_pending *p,
 		 char *err, size_t errlen)
@@ -763,7 +732,14 @@ cpk_pending_load(struct cpk_store *st, const char *user, struct cpk_pending *p,
 		goto out;
 	}
 	if (buf == NULL || parse_pending(buf, len, user, p) < 0) {
-		set_aside(st, user, err, errlen);
+		/*
+		 * Never renamed here: a reader without the lock must not change
+		 * state, and the file must stay where the module's fast path
+		 * sees it, so that the user stays a system error until an
+		 * administrator resolves it (passkey-revoke --discard-corrupt).
+		 */
+		snprintf(err, errlen, "%s/pending/%s is corrupt (does not parse, or is not a "
+			 "regular file of at most %d bytes)", st->path, user, CPK_STORE_MAX_FILE);
 		errno = EBADMSG;
 		goto out;
 	}
@@ -847,6 +823,14 @@ cpk_pending_save(struct cpk_store *st, const char *user, const struct cpk_pendin
 	if (text == NULL || asprintf(&line, "%s\n", text) < 0) {
 		line = NULL;
 		goto fail;
+	}
+	if (strlen(line) > CPK_STORE_MAX_FILE) {
+		/* what the reader would call corrupt must never be written */
+		snprintf(err, errlen, "refused: %s/pending/%s would be %zu bytes, more than the "
+			 "%d a reader accepts; carry out or cancel the pending requests first",
+			 st->path, user, strlen(line), CPK_STORE_MAX_FILE);
+		errno = EFBIG;
+		goto out;
 	}
 	if (replace_file(st->sub[SUB_PENDING], user, line, strlen(line)) < 0)
 		goto fail;
@@ -1257,7 +1241,7 @@ cpk_store_user_status(struct cpk_store *st, const char *user, struct cpk_user_st
 		      struct cpk_pending *p, char *err, size_t errlen)
 {
 	struct cpk_pending own = { NULL, 0 }, *pend = p != NULL ? p : &own;
-	struct stat sb;
+	bool in_place = false;
 	int rc = -1;
 
 	memset(us, 0, sizeof(*us));
@@ -1265,16 +1249,21 @@ cpk_store_user_status(struct cpk_store *st, const char *user, struct cpk_user_st
 	if (st == NULL)
 		return 0;
 	if (cpk_pending_exists(st, user) == 1 &&
-	    cpk_pending_load(st, user, pend, err, errlen) < 0)
-		goto out;
+	    cpk_pending_load(st, user, pend, err, errlen) < 0) {
+		if (errno != EBADMSG)
+			goto out;
+		in_place = true;
+	}
 	if (cpk_history_read(st, user, summarize, us, err, errlen) < 0)
 		goto out;
-	if (cpk_store_corrupt_file(st, user, us->corrupt, sizeof(us->corrupt)) != 1)
+	if (in_place)
+		snprintf(us->corrupt, sizeof(us->corrupt), "%s/pending/%s", st->path, user);
+	else if (cpk_store_corrupt_file(st, user, us->corrupt, sizeof(us->corrupt)) != 1)
 		us->corrupt[0] = '\0';
 	if (pend->n > 0)
 		summarize_pending(pend, us);
-	else if (us->corrupt[0] != '\0' && stat(us->corrupt, &sb) == 0 &&
-		 (int64_t)sb.st_mtime >= us->at)
+	/* corrupt state stays visible until an administrator resolves it */
+	if (us->corrupt[0] != '\0')
 		snprintf(us->state, sizeof(us->state), "corrupt");
 	rc = 0;
 out:
@@ -1294,4 +1283,38 @@ cpk_store_has_state(struct cpk_store *st, const char *user)
 		return true;
 	memset(&us, 0, sizeof(us));
 	return cpk_history_read(st, user, summarize, &us, err, sizeof(err)) == 0 && us.any_history;
+}
+
+int
+cpk_store_discard_corrupt(struct cpk_store *st, const char *user, char *path, size_t len,
+			  char *err, size_t errlen)
+{
+	struct cpk_pending p = { NULL, 0 };
+	const char *name;
+	int rc;
+
+	if (check_user(user, err, errlen) < 0 || need_sub(st, SUB_PENDING, err, errlen) < 0)
+		return -1;
+	/* the file in place first: it is what keeps the module failing */
+	if (cpk_pending_exists(st, user) == 1 &&
+	    cpk_pending_load(st, user, &p, err, errlen) < 0) {
+		if (errno != EBADMSG)
+			return -1;
+		name = user;
+		snprintf(path, len, "%s/pending/%s", st->path, user);
+	} else {
+		cpk_pending_free(&p);
+		rc = cpk_store_corrupt_file(st, user, path, len);
+		if (rc <= 0) {
+			if (rc < 0)
+				snprintf(err, errlen, "%s/pending: %s", st->path, strerror(errno));
+			return rc;
+		}
+		name = strrchr(path, '/') + 1;
+	}
+	if (unlinkat(st->sub[SUB_PENDING], name, 0) < 0 || fsync(st->sub[SUB_PENDING]) < 0) {
+		snprintf(err, errlen, "cannot remove %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 1;
 }

@@ -11,10 +11,14 @@
  *
  * Writers hold the user's lock, write pending/.tmp.<user>, fsync, rename
  * it over pending/<user> and fsync the directory, so a crash at any
- * instant leaves either the old or the new state.  A pending file that
- * does not parse is renamed aside to pending/.corrupt.<user>.<epoch>
- * (names starting with '.' can never be user names) and reported, never
- * dropped silently.
+ * instant leaves either the old or the new state.  The writer refuses a
+ * document larger than the reader accepts (CPK_STORE_MAX_FILE).  A pending
+ * file that does not parse stays where it is (no reader renames or
+ * changes anything): the module's fast path keeps seeing it, the engine
+ * refuses it as a system error, -S shows the user as corrupt, and only an
+ * administrator resolves it (fix it in place, or passkey-revoke
+ * --discard-corrupt).  Earlier versions renamed such files to
+ * pending/.corrupt.<user>.<epoch>; those count as corrupt state too.
  *
  * Every directory is opened O_DIRECTORY|O_NOFOLLOW and every file is
  * reached with *at() relative to it: nothing is resolved twice by path.
@@ -128,13 +132,17 @@ void cpk_store_unlock(int lockfd);
 
 /*
  * Load the user's pending requests; an absent file is p->n == 0 and
- * returns 0.  A file that does not parse is renamed aside, reported in
+ * returns 0.  A file that does not parse is left in place, reported in
  * err, and -1 is returned with errno EBADMSG.  Call with the lock held
  * (or accept a snapshot, as the status display does).
  */
 int cpk_pending_load(struct cpk_store *st, const char *user, struct cpk_pending *p,
 		     char *err, size_t errlen);
-/* Atomically replace pending/<user>; p->n == 0 removes it.  Lock held. */
+/*
+ * Atomically replace pending/<user>; p->n == 0 removes it.  Lock held.
+ * A document larger than CPK_STORE_MAX_FILE is refused (errno EFBIG,
+ * nothing changed).
+ */
 int cpk_pending_save(struct cpk_store *st, const char *user, const struct cpk_pending *p,
 		     char *err, size_t errlen);
 /* 1 when pending/<user> exists, 0 when not, -1 on error. */
@@ -175,7 +183,8 @@ int cpk_history_read(struct cpk_store *st, const char *user, cpk_history_fn fn, 
  * What passkey-revoke -S shows for one user, derived from pending/<user>
  * and history/<user>.  A snapshot: no lock is taken and nothing is set
  * aside.  state is "pending", "done", "failed", "cancelled", "corrupt"
- * (a pending file was kept aside at corrupt) or "none".  Counts are over
+ * (pending/<user> does not parse, or an earlier version kept one aside:
+ * the path is in corrupt) or "none".  Counts are over
  * the whole history.
  */
 struct cpk_user_status {
@@ -218,5 +227,13 @@ int cpk_store_parse_history(const char *buf, size_t len, cpk_history_fn fn, void
 int cpk_store_users(struct cpk_store *st, char ***users, char *err, size_t errlen);
 /* Newest pending/.corrupt.<user>.* name into buf; 1 found, 0 none, -1 error. */
 int cpk_store_corrupt_file(struct cpk_store *st, const char *user, char *buf, size_t len);
+
+/*
+ * Lock held: remove one corrupt pending file of user (pending/<user> when
+ * it does not parse, else the newest .corrupt.<user>.* an earlier version
+ * kept) and put its path in path.  1 removed, 0 none left, -1 error.
+ */
+int cpk_store_discard_corrupt(struct cpk_store *st, const char *user, char *path, size_t len,
+			      char *err, size_t errlen);
 
 #endif

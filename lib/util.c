@@ -267,3 +267,117 @@ cpk_format_time(int64_t t, char *buf, size_t len)
 	if (gmtime_r(&tt, &tm) == NULL || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		snprintf(buf, len, "%lld", (long long)t);
 }
+
+/*
+ * Length of the valid UTF-8 sequence at s (shortest form, no surrogates,
+ * at most U+10FFFF) with its code point in *cp, or 0 when s does not
+ * start one.
+ */
+static size_t
+utf8_seq(const unsigned char *s, uint32_t *cp)
+{
+	size_t n, i;
+	uint32_t c;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		n = 2;
+		c = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		c = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		c = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)	/* also stops at the NUL */
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+	    (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+/* Characters a terminal would act on rather than show. */
+static bool
+control_char(uint32_t c)
+{
+	return c < 0x20 || (c >= 0x7f && c <= 0x9f) ||
+	       c == 0x061c || (c >= 0x200e && c <= 0x200f) ||
+	       (c >= 0x2028 && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
+
+/* Bytes of the next piece of in, escaped (4 a byte) or as it is. */
+static size_t
+next_piece(const unsigned char *in, size_t *consumed, bool *escape)
+{
+	uint32_t c = 0;
+	size_t n = utf8_seq(in, &c);
+
+	if (n == 0) {
+		*consumed = 1;
+		*escape = true;
+		return 4;
+	}
+	*consumed = n;
+	*escape = control_char(c);
+	return *escape ? 4 * n : n;
+}
+
+char *
+cpk_printable(char *out, size_t len, const char *in)
+{
+	const unsigned char *p = (const unsigned char *)(in != NULL ? in : "");
+	size_t o = 0, n, need, i;
+	bool esc;
+
+	if (len == 0)
+		return out;
+	while (*p != '\0') {
+		need = next_piece(p, &n, &esc);
+		if (o + need + 1 > len)
+			break;	/* never half a character or half an escape */
+		for (i = 0; i < n; i++) {
+			if (esc)
+				snprintf(out + o + 4 * i, 5, "\\x%02x", p[i]);
+			else
+				out[o + i] = (char)p[i];
+		}
+		o += need;
+		p += n;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+size_t
+cpk_printable_size(const char *in)
+{
+	const unsigned char *p = (const unsigned char *)(in != NULL ? in : "");
+	size_t total = 1, n;
+	bool esc;
+
+	while (*p != '\0') {
+		total += next_piece(p, &n, &esc);
+		p += n;
+	}
+	return total;
+}
+
+char *
+cpk_printable_dup(const char *in)
+{
+	size_t len = cpk_printable_size(in);
+	char *out = malloc(len);
+
+	return out != NULL ? cpk_printable(out, len, in) : NULL;
+}

@@ -70,6 +70,22 @@ int cpk_strv_push(char ***v, size_t *n, const char *s);
  */
 int cpk_standard_fds(void);
 
+/*
+ * The one printable copy of outside text (a token's claims, a network
+ * reply, a state file) for a terminal or a JSON document: valid UTF-8
+ * characters that are printable pass; C0 controls, DEL, C1 controls
+ * (U+0080..U+009F), bidirectional overrides and every byte that is not
+ * part of a valid, shortest-form UTF-8 sequence become \xNN (the bytes),
+ * so nothing can move the cursor, set a title or make invalid JSON.
+ * Truncation keeps whole characters and whole escapes.  out gets at most
+ * len - 1 bytes and is always NUL-terminated (len > 0).  Returns out.
+ */
+char *cpk_printable(char *out, size_t len, const char *in);
+/* The size cpk_printable() needs to copy all of in. */
+size_t cpk_printable_size(const char *in);
+/* A malloc'd printable copy of all of in; NULL on ENOMEM. */
+char *cpk_printable_dup(const char *in);
+
 /* Monotonic deadline for all the network work of one run. */
 struct cpk_deadline {
 	struct timespec end;	/* CLOCK_MONOTONIC */

@@ -35,7 +35,7 @@ before=$(snapshot)
 expect_usage "user ../etc" "invalid user name '../etc'" -a ../etc
 expect_usage "user ../etc for -x" "invalid user name" -x ../etc
 expect_usage "user ../etc for -S" "invalid user name" -S ../etc
-expect_usage "user with a newline" "invalid user name 'al\\?ice'" -a "$(printf 'al\nice')"
+expect_usage "user with a newline" "invalid user name 'al\\\\x0aice'" -a "$(printf 'al\nice')"
 expect_usage "empty reason" "the reason must not be empty" -a -r "" alice
 expect_usage "reason with a control byte" "printable" -a -r "$(printf 'a\tb')" alice
 expect_usage "unknown long option" "unknown option '--bogus'" --bogus alice
@@ -115,17 +115,21 @@ chown 0 "$CLI_STATE"
 cli_eq "alice's passkey untouched" "$(cli_count alice)" 1
 cli_eq "state untouched" "$(snapshot)" "$before"
 
-# --- a corrupt pending file is reported and kept, never dropped
+# --- a corrupt pending file is reported and kept in place, never dropped
 printf '{"version": 1, "user": "alice", "requests": [' >"$CLI_STATE/pending/alice"
 cli_log_mark
 pr_out -x alice
 cli_rc "corrupt pending file" 1
-cli_check "audit: corrupt_state" cli_log_has 'event=revocation_failed user=alice error=corrupt_state detail=".*does not parse: kept as .*/pending/\.corrupt\.alice\.[0-9]+'
-cli_check "kept aside" bash -c "ls '$CLI_STATE'/pending/.corrupt.alice.* >/dev/null"
-cli_check "out of the fast path" test ! -e "$CLI_STATE/pending/alice"
+cli_check "audit: corrupt_state" cli_log_has 'event=revocation_failed user=alice error=corrupt_state detail=".*/pending/alice is corrupt'
+cli_check "-x says corrupt_state" cli_out_has '^alice: not carried out: corrupt_state'
+cli_check "kept in place (the fast path still sees it)" test -e "$CLI_STATE/pending/alice"
 pr_out -S alice
-cli_check "status says corrupt" cli_out_has '^alice corrupt kept=.*/pending/\.corrupt\.alice\.[0-9]+'
+cli_check "status says corrupt" cli_out_has '^alice corrupt kept=.*/pending/alice( |$)'
 cli_eq "nothing deleted" "$(cli_count alice)" 1
+pr_out --discard-corrupt alice
+cli_rc "--discard-corrupt" 0
+cli_check "discarded" test ! -e "$CLI_STATE/pending/alice"
+rm -f "$CLI_STATE"/pending/.corrupt.alice.*
 
 # --- a well-formed but empty pending file is removed (the fast path stays fast)
 printf '{"version": 1, "user": "alice", "requests": []}\n' >"$CLI_STATE/pending/alice"
