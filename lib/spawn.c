@@ -94,6 +94,17 @@ raise_limit(const struct limit_floor *f)
 		want.rlim_cur = want.rlim_max;
 	if (want.rlim_cur == cur.rlim_cur && want.rlim_max == cur.rlim_max)
 		return 0;
+	if (setrlimit(f->resource, &want) == 0)
+		return 0;
+	if (errno != EPERM)
+		return -1;
+	/*
+	 * Raising a hard limit needs CAP_SYS_RESOURCE, which a container may
+	 * withhold from root: then the soft limit goes as far as the hard one.
+	 */
+	want.rlim_max = cur.rlim_max;
+	if (want.rlim_cur > want.rlim_max)
+		want.rlim_cur = want.rlim_max;
 	return setrlimit(f->resource, &want);
 }
 
