@@ -16,7 +16,10 @@
  * The module starts it with an empty environment and only stdin, stdout
  * and stderr open; it must be root (the state is root's and the user's
  * token cache is read as the user), and it holds tokens, so it never
- * dumps core.
+ * dumps core.  Inside set-uid callers (su, sudo, passwd typed by a user)
+ * the module's child becomes fully root before execve (lib/spawn.c), so
+ * the check below holds there too; a real uid other than 0 here means
+ * someone else started it.
  */
 #include "audit.h"
 #include "config.h"

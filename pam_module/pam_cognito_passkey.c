@@ -8,13 +8,17 @@
  * JSON, the user's files) happens in cognito-passkey-helper, which is run
  * the way pam_unix runs unix_chkpwd (empty environment, sanitized
  * descriptors, SIGCHLD shielded from the host) and, unlike unix_chkpwd,
- * is killed at a hard deadline: a login is never held hostage.
+ * is killed at a hard deadline: a login is never held hostage.  Inside
+ * set-uid callers (su, sudo, passwd typed by a user) the child first
+ * becomes fully root and sheds the user's limits, priorities and signal
+ * settings (lib/spawn.c), so that user can neither signal nor starve it.
  *
  * This file links libcpk_base only (no libcurl, no json-c) and exports
  * only the pam_sm_* entry points (pam_cognito_passkey.map).
  */
 #include "audit.h"
 #include "config.h"
+#include "spawn.h"
 #include "util.h"
 
 #include <errno.h>
@@ -49,6 +53,8 @@
 #define NAME_SHOWN_MAX		64
 /* The child's status when execve() failed (the helper never exits so). */
 #define HELPER_EXEC_FAILED	127
+/* ... and when it could not become root or shed the caller's attributes. */
+#define HELPER_SETUP_FAILED	126
 /* Reaping after EOF: how long to sleep between WNOHANG polls. */
 #define REAP_POLL_MS		10
 
@@ -294,19 +300,21 @@ out:
 
 /*
  * In the child, between fork() and execve(): only async-signal-safe
- * calls (the host may be threaded).  stdout is the pipe, stdin and
- * stderr /dev/null, every other descriptor closed, the signal mask
- * cleared, and the environment empty: the helper takes nothing from the
- * host but its argv.
+ * calls (the host may be threaded).  The child starts with every signal
+ * blocked (spawn_helper), becomes fully root with the calling user's
+ * limits, priorities, signal settings, session and cwd left behind
+ * (cpk_spawn_reset, which ends with an empty mask), then stdout is the
+ * pipe, stdin and stderr /dev/null, every other descriptor closed, and
+ * the environment empty: the helper takes nothing from the host but its
+ * argv.
  */
 static void __attribute__((noreturn))
 child_exec(pam_handle_t *pamh, int out, char *const argv[])
 {
 	static char *const envp[] = { NULL };
-	sigset_t none;
 
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (cpk_spawn_reset() < 0)
+		_exit(HELPER_SETUP_FAILED);
 	if (out == STDOUT_FILENO) {
 		/* dup2 onto itself would keep O_CLOEXEC */
 		if (fcntl(out, F_SETFD, 0) < 0)
@@ -314,32 +322,44 @@ child_exec(pam_handle_t *pamh, int out, char *const argv[])
 	} else if (dup2(out, STDOUT_FILENO) < 0) {
 		_exit(HELPER_EXEC_FAILED);
 	}
+	/* after the limits are reset: libpam closes up to RLIMIT_NOFILE's hard value */
 	if (pam_modutil_sanitize_helper_fds(pamh, PAM_MODUTIL_NULL_FD, PAM_MODUTIL_IGNORE_FD,
-					    PAM_MODUTIL_NULL_FD) < 0)
+					    PAM_MODUTIL_NULL_FD) < 0 ||
+	    cpk_spawn_close_from(STDERR_FILENO + 1) < 0)
 		_exit(HELPER_EXEC_FAILED);
 	execve(CPK_HELPER_PATH, argv, envp);
 	_exit(HELPER_EXEC_FAILED);
 }
 
-/* Fork and exec; run->pid and run->fd on success.  0 or -1 (logged). */
+/*
+ * Fork and exec; run->pid and run->fd on success.  0 or -1 (logged).
+ * Every signal is blocked across fork(), so that the child never runs a
+ * handler of the host's (nor dies of the calling user's kill) before it
+ * has reset them; the host's mask is back as soon as fork() returns.
+ */
 static int
 spawn_helper(struct module *m, char *const argv[], struct helper_run *run)
 {
-	int fds[2];
+	sigset_t all, saved;
+	int fds[2], fork_errno;
 
 	if (pipe2(fds, O_CLOEXEC) < 0) {
 		cpk_logmsg(&m->log, LOG_ERR, "pipe: %s", strerror(errno));
 		return -1;
 	}
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &saved);
 	run->pid = fork();
+	fork_errno = errno;
+	if (run->pid == 0)
+		child_exec(m->pamh, fds[1], argv);
+	sigprocmask(SIG_SETMASK, &saved, NULL);
 	if (run->pid < 0) {
-		cpk_logmsg(&m->log, LOG_ERR, "fork: %s", strerror(errno));
+		cpk_logmsg(&m->log, LOG_ERR, "fork: %s", strerror(fork_errno));
 		close(fds[0]);
 		close(fds[1]);
 		return -1;
 	}
-	if (run->pid == 0)
-		child_exec(m->pamh, fds[1], argv);
 	close(fds[1]);
 	run->fd = fds[0];
 	return 0;
@@ -562,6 +582,10 @@ judge_helper(struct module *m, const struct helper_run *run)
 		return OUTCOME_FAILED;
 	case 1:
 		/* the helper has logged why (configuration, privileges, ...) */
+		return OUTCOME_SYSERR;
+	case HELPER_SETUP_FAILED:
+		cpk_audit(&m->log, LOG_ERR, "revocation_deferred", m->user, "error", "helper_exec",
+			  "detail", "cannot make the helper a clean root process", NULL);
 		return OUTCOME_SYSERR;
 	default:
 		snprintf(detail, sizeof(detail), "%s exit status %d",
