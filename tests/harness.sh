@@ -9,6 +9,7 @@
 #   t_show_failures BUILDDIR        the log of every failing automake test
 T_PASSED=0
 T_FAILED=0
+T_FAILURES=
 
 t_pass() {
 	T_PASSED=$((T_PASSED + 1))
@@ -17,6 +18,8 @@ t_pass() {
 
 t_fail() {
 	T_FAILED=$((T_FAILED + 1))
+	T_FAILURES="$T_FAILURES$*
+"
 	printf 'FAIL - %s\n' "$*" >&2
 }
 
@@ -42,6 +45,8 @@ t_done() {
 		printf -- '---- %s\n' "$log" >&2
 		sed 's/^/    /' "$log" >&2
 	fi
+	# last, so that a log's tail (all CI shows) names what failed
+	printf '%s' "$T_FAILURES" | sed 's/^/FAIL - /' >&2
 	exit 1
 }
 
@@ -52,7 +57,9 @@ t_show_failures() {
 	find "$dir" -name '*.trs' 2>/dev/null | sort |
 	while read -r trs; do
 		grep -qE '^:test-result: (FAIL|ERROR|XPASS)' "$trs" || continue
-		echo "---------- ${trs%.trs}.log"
-		tail -n 80 "${trs%.trs}.log" 2>/dev/null || echo "(no log)"
+		echo "---------- ${trs%.trs}.log: what failed"
+		grep -E '^FAIL - |^not ok ' "${trs%.trs}.log" 2>/dev/null | head -n 60
+		echo "---------- ${trs%.trs}.log: its end"
+		tail -n 60 "${trs%.trs}.log" 2>/dev/null || echo "(no log)"
 	done
 }
