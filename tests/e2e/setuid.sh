@@ -81,10 +81,11 @@ if [ "${CPK_SANITIZERS:-no}" = yes ]; then
 	e2e_syslog_mark probe
 	e2e_stub 'exit 0'
 	e2e_flag alice
-	hostile bob /bin/su alice -c true >/dev/null 2>&1 || true
+	hostile bob /bin/su alice -c true >"$SANDBOX/probe.out" 2>&1 || true
 	e2e_unflag alice
 	if [ "$(e2e_stub_calls)" = 0 ]; then
-		sed 's/^/    syslog: /' "$E2E_SYSLOG" >&2
+		sed 's/^/    su: /' "$SANDBOX/probe.out" | head -n 5 >&2
+		sed 's/^/    syslog: /' "$E2E_SYSLOG" | head -n 5 >&2
 		e2e_skip "sanitizer build: the set-uid su cannot load the ASan-built module (no LD_PRELOAD in secure mode)"
 	fi
 fi
