@@ -225,6 +225,14 @@ int cpk_store_parse_history(const char *buf, size_t len, cpk_history_fn fn, void
  * skipped.
  */
 int cpk_store_users(struct cpk_store *st, char ***users, char *err, size_t errlen);
+/*
+ * Every user with a pending file (pending/<user> exists, whatever it
+ * holds: a corrupt one counts, as it does for the module's fast path),
+ * sorted, NULL-terminated; free with cpk_argv_free().  Entries that are
+ * not valid user names (temp files, .corrupt.*) are skipped.  Returns how
+ * many, or -1 with err.
+ */
+int cpk_store_pending_users(struct cpk_store *st, char ***users, char *err, size_t errlen);
 /* Newest pending/.corrupt.<user>.* name into buf; 1 found, 0 none, -1 error. */
 int cpk_store_corrupt_file(struct cpk_store *st, const char *user, char *buf, size_t len);
 

@@ -445,6 +445,95 @@ START_TEST(test_users_listing)
 }
 END_TEST
 
+/*
+ * The users a run over everything pending visits: a pending file of any
+ * content (a corrupt one too, as the module's fast path sees it), not
+ * history alone, not temp or kept-aside files, not a file saved empty.
+ */
+START_TEST(test_pending_users)
+{
+	struct cpk_store *st = open_store();
+	struct cpk_pending p = { NULL, 0 }, none = { NULL, 0 };
+	struct cpk_request r = ids_request("A", NULL);
+	struct cpk_event ev = { .time = 1, .event = "requested",
+				.deleted = -1, .absent = -1, .failed = -1, .attempts = -1 };
+	char **users = NULL, path[300];
+
+	ck_assert_int_eq(cpk_store_pending_users(st, &users, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(users);
+	ck_assert_ptr_null(users[0]);
+	cpk_argv_free(users);
+
+	ck_assert_int_eq(cpk_pending_add(&p, &r), 0);
+	ck_assert_int_eq(cpk_pending_save(st, "carol", &p, err, sizeof(err)), 0);
+	ck_assert_int_eq(cpk_pending_save(st, "alice", &p, err, sizeof(err)), 0);
+	ck_assert_int_eq(cpk_pending_save(st, "frank", &p, err, sizeof(err)), 0);
+	ck_assert_int_eq(cpk_pending_save(st, "frank", &none, err, sizeof(err)), 0);
+	ck_assert_int_eq(cpk_history_append(st, "alice", &ev, err, sizeof(err)), 0);
+	ck_assert_int_eq(cpk_history_append(st, "bob", &ev, err, sizeof(err)), 0);
+	path_of(path, sizeof(path), "pending", "erin");
+	write_text(path, "not json");
+	path_of(path, sizeof(path), "pending", ".corrupt.dave.1");
+	write_text(path, "x");
+	path_of(path, sizeof(path), "pending", ".tmp.gina");
+	write_text(path, "x");
+	path_of(path, sizeof(path), "pending", "-bad");
+	write_text(path, "x");
+
+	ck_assert_int_eq(cpk_store_pending_users(st, &users, err, sizeof(err)), 3);
+	ck_assert_str_eq(users[0], "alice");
+	ck_assert_str_eq(users[1], "carol");
+	ck_assert_str_eq(users[2], "erin");
+	ck_assert_ptr_null(users[3]);
+	cpk_argv_free(users);
+	cpk_pending_free(&p);
+	cpk_store_close(st);
+}
+END_TEST
+
+/* A killed run's temp file is removed by the next save; a too big one is refused. */
+START_TEST(test_save_leftover_and_cap)
+{
+	struct cpk_store *st = open_store();
+	struct cpk_pending p = { NULL, 0 }, q;
+	struct cpk_request r = ids_request("A", NULL);
+	char path[300];
+	struct stat sb;
+	mode_t old;
+
+	path_of(path, sizeof(path), "pending", ".tmp.alice");
+	write_text(path, "half a document");
+	ck_assert_int_eq(cpk_pending_add(&p, &r), 0);
+	old = umask(0277);	/* the mode is set, not left to the umask */
+	ck_assert_msg(cpk_pending_save(st, "alice", &p, err, sizeof(err)) == 0, "%s", err);
+	umask(old);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	path_of(path, sizeof(path), "pending", "alice");
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 07777, 0600);
+
+	/* one reason of a little over 4 MiB: what the reader would refuse */
+	free(p.items[0].reason);
+	p.items[0].reason = malloc(CPK_STORE_MAX_FILE + 1);
+	ck_assert_ptr_nonnull(p.items[0].reason);
+	memset(p.items[0].reason, 'x', CPK_STORE_MAX_FILE);
+	p.items[0].reason[CPK_STORE_MAX_FILE] = '\0';
+	errno = 0;
+	ck_assert_int_eq(cpk_pending_save(st, "alice", &p, err, sizeof(err)), -1);
+	ck_assert_int_eq(errno, EFBIG);
+	ck_assert_msg(strstr(err, "a reader accepts") != NULL, "%s", err);
+	path_of(path, sizeof(path), "pending", ".tmp.alice");
+	ck_assert_int_eq(access(path, F_OK), -1);
+	/* nothing changed: the old document is still there */
+	ck_assert_int_eq(cpk_pending_load(st, "alice", &q, err, sizeof(err)), 0);
+	ck_assert_uint_eq(q.n, 1);
+	ck_assert_str_eq(q.items[0].reason, "lost \"laptop\"\n");
+	cpk_pending_free(&q);
+	cpk_pending_free(&p);
+	cpk_store_close(st);
+}
+END_TEST
+
 /* ---- rate --------------------------------------------------------------- */
 
 static double
@@ -533,6 +622,8 @@ store_suite(void)
 	tcase_add_test(tc, test_lock_excludes);
 	tcase_add_test(tc, test_history);
 	tcase_add_test(tc, test_users_listing);
+	tcase_add_test(tc, test_pending_users);
+	tcase_add_test(tc, test_save_leftover_and_cap);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("rate");
 	tcase_set_timeout(tc, 30);
