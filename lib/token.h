@@ -41,13 +41,8 @@ struct cpk_token_cache;		/* opaque: holds the parsed document */
  * ("not_found", "not_regular_file", "wrong_owner", "mode_too_open",
  * "too_large", "symlink", "unreadable", "malformed_json",
  * "unknown_format", "malformed_jwt", "not_access_token", "missing_scope",
-<<<<<<< HEAD
- * "foreign_issuer", "foreign_pool", "username_mismatch", "expired",
- * "privilege_switch_failed") and reply->message the detail.
-=======
  * "foreign_issuer", "foreign_pool", "username_mismatch", "identity_unverified", "expired",
  * "write_back_failed", "privilege_switch_failed") and reply->message the detail.
->>>>>>> s1-identity
  */
 
 /*

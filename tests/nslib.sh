@@ -66,14 +66,27 @@ ns_syslog_start() {
 }
 
 # ns_syslog_wait LOGFILE REGEX [SECONDS]: until a line matches (the sink is
-# asynchronous); 1 when none did within SECONDS (default 5).
+# asynchronous); 1 when none did within SECONDS (default 120: a guard
+# against a hang, not a window; a line that comes returns at once).
 ns_syslog_wait() {
-	local log=$1 pattern=$2 limit=$((${3:-5} * 20)) i=0
+	local log=$1 pattern=$2 limit=$((${3:-120} * 20)) i=0
 	while ! grep -Eq -- "$pattern" "$log"; do
 		[ "$i" -lt "$limit" ] || return 1
 		sleep 0.05
 		i=$((i + 1))
 	done
+}
+
+# ns_syslog_sync LOGFILE: until every line sent before now has reached
+# LOGFILE.  /dev/log is a datagram socket read by one sink in order, so a
+# marker sent now arrives after them all.
+NS_SYNC_SEQ=0
+ns_syslog_sync() {
+	local mark
+	NS_SYNC_SEQ=$((NS_SYNC_SEQ + 1))
+	mark="cpk-sync-$$-$NS_SYNC_SEQ"
+	"${PYTHON3:-python3}" -c 'import socket,sys; s=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM); s.sendto(("<13>"+sys.argv[1]).encode(),"/dev/log")' "$mark"
+	ns_syslog_wait "$1" "$mark"
 }
 
 ns_syslog_stop() {

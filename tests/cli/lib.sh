@@ -224,13 +224,13 @@ cli_log_has() {
 }
 
 cli_log_count() {
-	sleep 0.2
+	ns_syslog_sync "$CLI_SYSLOG" >&2 || true
 	grep -Ec -- "$1" "$CLI_SYSLOG" || true
 }
 
 # cli_log_mark: forget the lines so far.
 cli_log_mark() {
-	sleep 0.2
+	ns_syslog_sync "$CLI_SYSLOG" || true
 	: >"$CLI_SYSLOG"
 }
 

@@ -109,7 +109,7 @@ def group_alive(pgid):
     return alive
 
 
-def group_gone(pgid, limit=5.0):
+def group_gone(pgid, limit=120.0):    # a guard against a hang, not a window
     end = time.monotonic() + limit
     while time.monotonic() < end:
         if not group_alive(pgid):

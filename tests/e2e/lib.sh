@@ -127,7 +127,7 @@ e2e_syslog_mark() {
 	logger --socket-errors=off -u /dev/log "cpk-e2e-mark $E2E_NAME ${1:-}" 2>/dev/null ||
 		"${PYTHON3:-python3}" -c 'import socket,sys; s=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM); s.sendto(("<13>cpk-e2e-mark "+sys.argv[1]).encode(),"/dev/log")' "$E2E_NAME ${1:-}"
 	while ! grep -q "cpk-e2e-mark $E2E_NAME ${1:-}" "$E2E_SYSLOG"; do
-		[ "$i" -lt 100 ] || e2e_fatal "syslog sink lost a line"
+		[ "$i" -lt 2400 ] || e2e_fatal "syslog sink lost a line"
 		sleep 0.05
 		i=$((i + 1))
 	done
@@ -224,10 +224,10 @@ e2e_out_lacks() {
 
 # e2e_log_has REGEX [SECONDS] / e2e_log_lacks REGEX: on the captured syslog.
 e2e_log_has() {
-	e2e_syslog_wait "$1" "${2:-5}"
+	e2e_syslog_wait "$@"
 }
 e2e_log_lacks() {
-	sleep 0.2
+	ns_syslog_sync "$E2E_SYSLOG" || return 1
 	! grep -Eq -- "$1" "$E2E_SYSLOG"
 }
 

@@ -123,7 +123,7 @@ stub_run() {
 	hostile "$caller" "$@" >"$SANDBOX/run-$n.out" 2>&1 &
 	pid=$!
 	while [ ! -s "$REC/pid-$n" ] && kill -0 "$pid" 2>/dev/null; do
-		[ "$i" -lt 200 ] || break
+		[ "$i" -lt 2400 ] || break	# a guard against a hang
 		sleep 0.05
 		i=$((i + 1))
 	done

@@ -101,7 +101,7 @@ for args in "-L alice" "-L mallory" "-S -A" "--history alice" "--history --json 
 	e2e_revoke $args >"$out" 2>&1 || true
 	outputs+=("$out")
 done
-sleep 0.3	# the sink is asynchronous
+ns_syslog_sync "$E2E_SYSLOG"	# every line so far has reached the sink
 $HOSTILE secrets "$(cache alice)" "$(cache mallory)" >>"$SANDBOX/secrets.new"
 sort -u "$SECRETS" "$SANDBOX/secrets.new" >"$SANDBOX/secrets.all"
 e2e_check "the refreshed tokens are in the secret list too" \
@@ -181,11 +181,10 @@ for url in "http://192.0.2.1/" "http://cognito-idp.eu-west-1.amazonaws.com/" \
 	"http://127.0.0.1.nip.io/" "http://[::ffff:192.0.2.1]/"; do
 	printf '%s\nendpoint_url = %s\n' "$(grep -v '^endpoint_url' <<<"$good_conf")" "$url" >"$E2E_CONF"
 	rc=0 hrc=0
-	start=$(date +%s%N)
 	e2e_revoke -x carol >"$SANDBOX/http.out" 2>&1 || rc=$?
-	ms=$((($(date +%s%N) - start) / 1000000))
 	e2e_check "endpoint_url $url: configuration error (exit $rc)" [ "$rc" = 1 ]
-	e2e_check "endpoint_url $url: refused before any connection ($ms ms)" [ "$ms" -lt 2000 ]
+	# refused by the configuration check, which runs before any connection
+	e2e_check "endpoint_url $url: the error names the key" grep -q 'endpoint_url' "$SANDBOX/http.out"
 	e2e_check "endpoint_url $url: the error says loopback" grep -q 'loopback' "$SANDBOX/http.out"
 	env -i "$CPK_HELPER" carol sshd session "conf=$E2E_CONF" >/dev/null 2>&1 || hrc=$?
 	e2e_check "endpoint_url $url: the helper refuses it too (exit $hrc)" [ "$hrc" = 1 ]
