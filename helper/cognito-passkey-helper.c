@@ -7,11 +7,11 @@
  *
  * The settings are the module's configuration as rendered by
  * cpk_config_to_argv() ("conf=PATH" first, then every key).  Outcomes go
- * to stdout, one line each ("deleted\t<name>\t<credential id>"), for the
+ * to stdout, one line each (the report lines of lib/report.h), for the
  * module's notify; audit lines go to syslog (authpriv) with the same
  * "pam_cognito_passkey(<service>:<type>)" prefix as the module's.  The exit
- * status is an enum cpk_status: 0 done, 1 system error, 2 something stays
- * pending, 3 a request failed.
+ * status is an enum cpk_status (lib/report.h): 0 done, 1 system error,
+ * 2 something stays pending, 3 a request failed.
  *
  * The module starts it with an empty environment and only stdin, stdout
  * and stderr open; it must be root (the state is root's and the user's

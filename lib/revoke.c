@@ -91,35 +91,10 @@ stop_from_reply(struct run *r, const struct cpk_reply *reply)
 	set_stop(r, reply->code, detail);
 }
 
-/* The report must stay one line per outcome, tab-separated. */
-static void
-report_field(FILE *fp, const char *s)
-{
-	for (; s != NULL && *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		fputc(c < 0x20 || c == 0x7f ? '?' : c, fp);
-	}
-}
-
 static void
 report(const struct run *r, const char *what, const char *a, const char *b, const char *c)
 {
-	FILE *fp = r->opts->report;
-
-	if (fp == NULL)
-		return;
-	fputs(what, fp);
-	fputc('\t', fp);
-	report_field(fp, a);
-	fputc('\t', fp);
-	report_field(fp, b);
-	if (c != NULL) {
-		fputc('\t', fp);
-		report_field(fp, c);
-	}
-	fputc('\n', fp);
-	fflush(fp);
+	cpk_report_write(r->opts->report, what, a, b, c);
 }
 
 /* An answer no Cognito endpoint gives: endpoint_url points elsewhere. */

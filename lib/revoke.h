@@ -10,14 +10,7 @@
 #include "audit.h"
 #include "cognito.h"
 #include "config.h"
-
-/* Exit statuses of DESIGN.md, shared by the command and the helper. */
-enum cpk_status {
-	CPK_DONE = 0,		/* nothing pending any more (or nothing was) */
-	CPK_USAGE = 1,		/* usage, permission or system error */
-	CPK_PENDING = 2,	/* something stays pending */
-	CPK_FAILED = 3,		/* a request failed for good */
-};
+#include "report.h"	/* enum cpk_status, the report lines */
 
 struct cpk_run_opts {
 	const char *actor;		/* who runs it: "pam:sshd", "root" */
@@ -26,15 +19,9 @@ struct cpk_run_opts {
 	cpk_before_request_fn before_request;	/* rate limiting; may be NULL */
 	void *before_request_ctx;
 	/*
-	 * Machine-readable outcomes (the PAM module's notify), one line each,
-	 * tab-separated, flushed as they happen.  May be NULL.
-	 *   deleted\t<name>\t<credential id>
-	 *   absent\t<name>\t<credential id>
-	 *   failed\t<name>\t<credential id>\t<error code>
-	 *   would_delete\t<name>\t<credential id>        (dry run)
-	 *   pending\t<error code>\t<detail>              (once, when something stays pending)
-	 * <name> is the FriendlyCredentialName with tabs and control bytes
-	 * replaced by '?', empty when unknown; no field ever holds a token.
+	 * Machine-readable outcomes (the PAM module's notify), the outcome
+	 * lines of report.h.  <name> is the FriendlyCredentialName, empty
+	 * when unknown.  May be NULL.
 	 */
 	FILE *report;
 };

@@ -47,6 +47,19 @@ cpk_user_name_valid(const char *name)
 	return true;
 }
 
+bool
+cpk_credential_id_valid(const char *id)
+{
+	size_t n;
+
+	if (id == NULL)
+		return false;
+	n = strlen(id);
+	if (n == 0 || n > CPK_MAX_CREDENTIAL_ID)
+		return false;
+	return strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/=") == n;
+}
+
 int
 cpk_snprintf(char *out, size_t len, const char *fmt, ...)
 {

@@ -29,6 +29,15 @@ void cpk_free_secret(char *s);
  */
 bool cpk_user_name_valid(const char *name);
 
+/* The longest CredentialId we send (Cognito documents no limit). */
+#define CPK_MAX_CREDENTIAL_ID	131072
+
+/*
+ * The one rule for a credential id, from a command line or a state file:
+ * 1..CPK_MAX_CREDENTIAL_ID bytes of base64url (Cognito) or base64.
+ */
+bool cpk_credential_id_valid(const char *id);
+
 /* snprintf into out that fails (-1, errno ENAMETOOLONG) instead of truncating. */
 int cpk_snprintf(char *out, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

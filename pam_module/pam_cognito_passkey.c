@@ -18,6 +18,7 @@
  */
 #include "audit.h"
 #include "config.h"
+#include "report.h"
 #include "spawn.h"
 #include "util.h"
 
@@ -515,36 +516,35 @@ printable_copy(char *out, size_t len, const char *in, size_t n)
 }
 
 /*
- * One message per revoked passkey, from the helper's report lines
- * "deleted\t<name>\t<credential id>".  A nameless passkey is shown by
- * (the start of) its id.
+ * One message per revoked passkey, from the helper's "deleted" report
+ * lines (lib/report.h).  A nameless passkey is shown by (the start of)
+ * its id.
  */
 static void
-notify_one(struct module *m, const char *line, const char *end)
+notify_one(struct module *m, const struct cpk_report_line *l)
 {
 	char shown[NAME_SHOWN_MAX + 1];
-	const char *name = line + 8, *name_end;
+	const char *name = l->name;
 
-	name_end = memchr(name, '\t', (size_t)(end - name));
-	if (name_end == NULL)
-		name_end = end;
-	if (name_end == name && name_end < end) {
-		name = name_end + 1;
-		name_end = end;
-	}
-	printable_copy(shown, sizeof(shown), name, (size_t)(name_end - name));
+	if (name == NULL || (name[0] == '\0' && l->id != NULL))
+		name = l->id != NULL ? l->id : "";
+	printable_copy(shown, sizeof(shown), name, strlen(name));
 	pam_info(m->pamh, "Your passkey \"%s\" was revoked by your administrator.", shown);
 }
 
+/* report is cut in place, line by line. */
 static void
-notify_user(struct module *m, const char *report)
+notify_user(struct module *m, char *report)
 {
-	const char *line, *end;
+	struct cpk_report_line l;
+	char *line, *end;
 
-	for (line = report; *line != '\0'; line = *end == '\n' ? end + 1 : end) {
+	for (line = report; *line != '\0'; line = end) {
 		end = line + strcspn(line, "\n");
-		if (strncmp(line, "deleted\t", 8) == 0)
-			notify_one(m, line, end);
+		if (*end == '\n')
+			*end++ = '\0';
+		if (cpk_report_parse(line, &l) == 0 && l.outcome == CPK_OUT_DELETED)
+			notify_one(m, &l);
 	}
 }
 
@@ -574,13 +574,13 @@ judge_helper(struct module *m, const struct helper_run *run)
 	}
 	code = WEXITSTATUS(run->status);
 	switch (code) {
-	case 0:
+	case CPK_DONE:
 		return OUTCOME_DONE;
-	case 2:
+	case CPK_PENDING:
 		return OUTCOME_PENDING;
-	case 3:
+	case CPK_FAILED:
 		return OUTCOME_FAILED;
-	case 1:
+	case CPK_USAGE:
 		/* the helper has logged why (configuration, privileges, ...) */
 		return OUTCOME_SYSERR;
 	case HELPER_SETUP_FAILED:

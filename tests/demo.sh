@@ -67,11 +67,11 @@ if [ -z "${CPK_IN_SANDBOX:-}" ]; then
 	show make -j2 -s >/dev/null
 	note "module: $build/pam_module/.libs/pam_cognito_passkey.so" \
 		"helper: $build/helper/cognito-passkey-helper" \
-		"command: $build/helper/passkey-revoke"
+		"command: $build/passkey-revoke/passkey-revoke"
 
 	export CPK_MODULE="$build/pam_module/.libs/pam_cognito_passkey.so"
 	export CPK_HELPER="$build/helper/cognito-passkey-helper"
-	export CPK_PASSKEY_REVOKE="$build/helper/passkey-revoke"
+	export CPK_PASSKEY_REVOKE="$build/passkey-revoke/passkey-revoke"
 	export CPK_STUB_HELPER="$build/tests/e2e/stub_helper"
 	export CPK_DRIVER="$build/tests/e2e/pam_driver"
 	export CPK_SANDBOX_SH="$top/tests/sandbox.sh"

@@ -58,7 +58,7 @@ if [ -z "${CPK_BENCH_WORK:-}" ]; then
 	}
 	if [ -z "$BUILD" ]; then
 		BUILD=/tmp/cpk-bench-build
-		if [ ! -x "$BUILD/helper/passkey-revoke" ]; then
+		if [ ! -x "$BUILD/passkey-revoke/passkey-revoke" ]; then
 			echo "# building in $BUILD (not counted in the bench time)" >&2
 			[ -x "$TOP/configure" ] || (cd "$TOP" && autoreconf -fi)
 			mkdir -p "$BUILD"
@@ -66,7 +66,7 @@ if [ -z "${CPK_BENCH_WORK:-}" ]; then
 		fi
 	fi
 	BUILD=$(cd "$BUILD" && pwd)
-	for f in helper/passkey-revoke helper/cognito-passkey-helper \
+	for f in passkey-revoke/passkey-revoke helper/cognito-passkey-helper \
 		pam_module/.libs/pam_cognito_passkey.so; do
 		[ -e "$BUILD/$f" ] || { echo "run.sh: $BUILD/$f missing: build first" >&2; exit 2; }
 	done
@@ -108,7 +108,7 @@ fi
 
 WORK=$CPK_BENCH_WORK
 BUILD=$CPK_BENCH_BUILD
-REVOKE=$BUILD/helper/passkey-revoke
+REVOKE=$BUILD/passkey-revoke/passkey-revoke
 HELPER=$BUILD/helper/cognito-passkey-helper
 MODULE=$BUILD/pam_module/.libs/pam_cognito_passkey.so
 BIN=$WORK/bin

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "report.h"
 #include "util.h"
 
 static char alice_name[] = "alice", alice_home[] = "/home/alice";
@@ -132,6 +133,87 @@ START_TEST(wiping)
 }
 END_TEST
 
+START_TEST(credential_ids)
+{
+	char *big = malloc(CPK_MAX_CREDENTIAL_ID + 2);
+
+	ck_assert(cpk_credential_id_valid("AbC-_09"));
+	ck_assert(cpk_credential_id_valid("YWJj+/=="));
+	ck_assert(!cpk_credential_id_valid(NULL));
+	ck_assert(!cpk_credential_id_valid(""));
+	ck_assert(!cpk_credential_id_valid("ab c"));
+	ck_assert(!cpk_credential_id_valid("ab\tc"));
+	ck_assert(!cpk_credential_id_valid("ab\xc3\xa9"));
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'A', CPK_MAX_CREDENTIAL_ID);
+	big[CPK_MAX_CREDENTIAL_ID] = '\0';
+	ck_assert(cpk_credential_id_valid(big));
+	big[CPK_MAX_CREDENTIAL_ID] = 'A';
+	big[CPK_MAX_CREDENTIAL_ID + 1] = '\0';
+	ck_assert(!cpk_credential_id_valid(big));
+	free(big);
+}
+END_TEST
+
+/* What the writer writes, the parser reads back; tabs and controls never split a line. */
+START_TEST(report_lines)
+{
+	struct cpk_report_result in = { .status = CPK_PENDING, .deleted = 1, .absent = 2,
+					.failed = 3, .pending = 4, .would_delete = 5,
+					.completed = 6, .last_error = "Throttling\nx" };
+	struct cpk_report_result out;
+	struct cpk_report_line l;
+	char buf[512], *line, *save = NULL;
+	FILE *fp = fmemopen(buf, sizeof(buf), "w");
+
+	ck_assert_ptr_nonnull(fp);
+	cpk_report_write(fp, "deleted", "my\tkey\n", "Y3JlZA", NULL);
+	cpk_report_write(fp, "failed", "", "aWQ", "InvalidParameterException");
+	cpk_report_write(fp, "pending", "TooManyRequestsException", "slow down", NULL);
+	cpk_report_write_result(fp, &in);
+	cpk_report_write(NULL, "deleted", "x", "y", NULL);
+	fclose(fp);
+
+	line = strtok_r(buf, "\n", &save);
+	ck_assert_int_eq(cpk_report_parse(line, &l), 0);
+	ck_assert_int_eq(l.outcome, CPK_OUT_DELETED);
+	ck_assert_str_eq(l.name, "my?key?");
+	ck_assert_str_eq(l.id, "Y3JlZA");
+	ck_assert_ptr_null(l.error);
+
+	line = strtok_r(NULL, "\n", &save);
+	ck_assert_int_eq(cpk_report_parse(line, &l), 0);
+	ck_assert_int_eq(l.outcome, CPK_OUT_FAILED);
+	ck_assert_str_eq(l.name, "");
+	ck_assert_str_eq(l.error, "InvalidParameterException");
+
+	line = strtok_r(NULL, "\n", &save);
+	ck_assert_int_eq(cpk_report_parse(line, &l), 0);
+	ck_assert_int_eq(l.outcome, CPK_OUT_PENDING);
+	ck_assert_str_eq(l.error, "TooManyRequestsException");
+	ck_assert_str_eq(l.detail, "slow down");
+
+	line = strtok_r(NULL, "\n", &save);
+	ck_assert(cpk_report_parse_result(line, &out));
+	ck_assert_int_eq(out.status, CPK_PENDING);
+	ck_assert_uint_eq(out.deleted + out.absent + out.failed, 6);
+	ck_assert_uint_eq(out.pending, 4);
+	ck_assert_uint_eq(out.would_delete, 5);
+	ck_assert_uint_eq(out.completed, 6);
+	ck_assert_str_eq(out.last_error, "Throttling");
+	ck_assert_ptr_null(strtok_r(NULL, "\n", &save));
+
+	ck_assert(!cpk_report_parse_result("deleted\tx\ty", &out));
+	strcpy(buf, "garbage");
+	ck_assert_int_eq(cpk_report_parse(buf, &l), -1);
+	strcpy(buf, "odd\tthing");
+	ck_assert_int_eq(cpk_report_parse(buf, &l), 0);
+	ck_assert_int_eq(l.outcome, CPK_OUT_UNKNOWN);
+	ck_assert_str_eq(cpk_status_word(CPK_FAILED), "failed");
+	ck_assert_str_eq(cpk_status_word(CPK_USAGE), "error");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -148,6 +230,8 @@ main(void)
 	tcase_add_test(tc, string_vectors);
 	tcase_add_test(tc, standard_descriptors);
 	tcase_add_test(tc, wiping);
+	tcase_add_test(tc, credential_ids);
+	tcase_add_test(tc, report_lines);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
