@@ -392,8 +392,6 @@ cpk_admin_pending_users(const struct cpk_admin *a, char ***out, size_t *n,
 			char *err, size_t errlen)
 {
 	struct cpk_store *st = NULL;
-	char **all = NULL;
-	size_t i, k = 0;
 	int rc;
 
 	*out = NULL;
@@ -401,19 +399,10 @@ cpk_admin_pending_users(const struct cpk_admin *a, char ***out, size_t *n,
 	rc = cpk_admin_open(a, 0, true, &st, err, errlen);
 	if (rc != 0)
 		return rc == 1 ? 0 : -1;
-	if (cpk_store_users(st, &all, err, errlen) < 0) {
-		cpk_store_close(st);
-		return -1;
-	}
-	for (i = 0; all[i] != NULL; i++) {
-		if (cpk_pending_exists(st, all[i]) == 1)
-			all[k++] = all[i];
-		else
-			free(all[i]);
-	}
-	all[k] = NULL;
+	rc = cpk_store_pending_users(st, out, err, errlen);
 	cpk_store_close(st);
-	*out = all;
-	*n = k;
+	if (rc < 0)
+		return -1;
+	*n = (size_t)rc;
 	return 0;
 }

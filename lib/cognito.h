@@ -14,7 +14,6 @@
 #include "util.h"
 
 #define CPK_MAX_BODY		(1024 * 1024)
-#define CPK_MAX_CREDENTIAL_ID	131072
 #define CPK_LIST_PAGE		20
 
 /*

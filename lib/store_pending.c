@@ -51,9 +51,11 @@ parse_ids(json_object *o, struct cpk_request *r)
 		return -1;
 	for (i = 0; i < n; i++) {
 		v = json_object_array_get_idx(arr, i);
+		/* the command's rule for an id it accepts (util.h): a file that
+		 * holds anything else was not written by us */
 		if (!json_object_is_type(v, json_type_string) ||
-		    json_object_get_string_len(v) == 0 ||
-		    strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
+		    strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v) ||
+		    !cpk_credential_id_valid(json_object_get_string(v)))
 			return -1;
 		if ((r->ids[i] = strdup(json_object_get_string(v))) == NULL)
 			return -1;
