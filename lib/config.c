@@ -33,44 +33,65 @@ struct key {
 	bool (*valid)(const char *);		/* K_STRING extra check */
 	const char *want;			/* what valid() wants, for errors */
 	const char *const *choices;		/* K_ENUM, index = value */
+	int (*check)(const char *, char *, size_t);	/* K_STRING, K_PATH: why not */
 };
+
+/* K_ENUM fields are written and read as int through their offset. */
+_Static_assert(sizeof(enum cpk_fail_mode) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum cpk_refresh_api) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum cpk_fleet) == sizeof(int), "enum size");
 
 static const char *const fail_choices[] = { "open", "closed", NULL };
 static const char *const refresh_api_choices[] = { "get_tokens", "initiate_auth", NULL };
+static const char *const fleet_choices[] = { "none", "etcd", NULL };
 
 static bool client_id_valid(const char *s);
 static bool endpoint_syntax_valid(const char *s);
 static bool proxy_valid(const char *s);
 static bool template_valid(const char *s);
+static bool etcd_prefix_valid(const char *s);
+static int endpoints_check(const char *s, char *why, size_t len);
 
 #define OFF(m) offsetof(struct cpk_config, m)
 static const struct key keys[] = {
 	{ "region", K_STRING, OFF(region), 0, 0, cpk_region_valid,
-	  "an AWS region such as eu-west-1", NULL },
+	  "an AWS region such as eu-west-1", NULL, NULL },
 	{ "user_pool_id", K_STRING, OFF(user_pool_id), 0, 0, cpk_user_pool_id_valid,
-	  "a user pool id such as eu-west-1_AbC123", NULL },
+	  "a user pool id such as eu-west-1_AbC123", NULL, NULL },
 	{ "client_id", K_STRING, OFF(client_id), 0, 0, client_id_valid,
-	  "1 to 128 letters, digits, '_' or '+'", NULL },
+	  "1 to 128 letters, digits, '_' or '+'", NULL, NULL },
 	{ "expect_username", K_STRING, OFF(expect_username), 0, 0, template_valid,
-	  "'none', or a template using only %u, %U, %h and %%", NULL },
-	{ "client_secret_file", K_PATH, OFF(client_secret_file), 0, 0, NULL, NULL, NULL },
+	  "'none', or a template using only %u, %U, %h and %%", NULL, NULL },
+	{ "client_secret_file", K_PATH, OFF(client_secret_file), 0, 0, NULL, NULL, NULL, NULL },
 	{ "endpoint_url", K_STRING, OFF(endpoint_url), 0, 0, endpoint_syntax_valid,
-	  "https://host[:port]/, or http:// to a loopback address", NULL },
-	{ "use_fips", K_BOOL, OFF(use_fips), 0, 0, NULL, NULL, NULL },
-	{ "ca_file", K_PATH, OFF(ca_file), 0, 0, NULL, NULL, NULL },
+	  "https://host[:port]/, or http:// to a loopback address", NULL, NULL },
+	{ "use_fips", K_BOOL, OFF(use_fips), 0, 0, NULL, NULL, NULL, NULL },
+	{ "ca_file", K_PATH, OFF(ca_file), 0, 0, NULL, NULL, NULL, NULL },
 	{ "proxy", K_STRING, OFF(proxy), 0, 0, proxy_valid,
-	  "http://host:port or https://host:port", NULL },
-	{ "token_cache", K_TEMPLATE, OFF(token_cache), 0, 0, NULL, NULL, NULL },
-	{ "state_dir", K_PATH, OFF(state_dir), 0, 0, NULL, NULL, NULL },
-	{ "timeout", K_UINT, OFF(timeout), 1, 300, NULL, NULL, NULL },
-	{ "connect_timeout", K_UINT, OFF(connect_timeout), 1, 60, NULL, NULL, NULL },
-	{ "max_attempts", K_UINT, OFF(max_attempts), 1, 10, NULL, NULL, NULL },
-	{ "refresh", K_BOOL, OFF(refresh), 0, 0, NULL, NULL, NULL },
-	{ "refresh_api", K_ENUM, OFF(refresh_api), 0, 0, NULL, NULL, refresh_api_choices },
-	{ "fail", K_ENUM, OFF(fail), 0, 0, NULL, NULL, fail_choices },
-	{ "notify", K_BOOL, OFF(notify), 0, 0, NULL, NULL, NULL },
-	{ "debug", K_BOOL, OFF(debug), 0, 0, NULL, NULL, NULL },
-	{ "dry_run", K_BOOL, OFF(dry_run), 0, 0, NULL, NULL, NULL },
+	  "http://host:port or https://host:port", NULL, NULL },
+	{ "token_cache", K_TEMPLATE, OFF(token_cache), 0, 0, NULL, NULL, NULL, NULL },
+	{ "state_dir", K_PATH, OFF(state_dir), 0, 0, NULL, NULL, NULL, NULL },
+	{ "timeout", K_UINT, OFF(timeout), 1, 300, NULL, NULL, NULL, NULL },
+	{ "connect_timeout", K_UINT, OFF(connect_timeout), 1, 60, NULL, NULL, NULL, NULL },
+	{ "max_attempts", K_UINT, OFF(max_attempts), 1, 10, NULL, NULL, NULL, NULL },
+	{ "refresh", K_BOOL, OFF(refresh), 0, 0, NULL, NULL, NULL, NULL },
+	{ "refresh_api", K_ENUM, OFF(refresh_api), 0, 0, NULL, NULL, refresh_api_choices, NULL },
+	{ "fail", K_ENUM, OFF(fail), 0, 0, NULL, NULL, fail_choices, NULL },
+	{ "notify", K_BOOL, OFF(notify), 0, 0, NULL, NULL, NULL, NULL },
+	{ "debug", K_BOOL, OFF(debug), 0, 0, NULL, NULL, NULL, NULL },
+	{ "dry_run", K_BOOL, OFF(dry_run), 0, 0, NULL, NULL, NULL, NULL },
+	{ "fleet", K_ENUM, OFF(fleet), 0, 0, NULL, NULL, fleet_choices, NULL },
+	{ "etcd_endpoints", K_STRING, OFF(etcd_endpoints), 0, 0, NULL, NULL, NULL,
+	  endpoints_check },
+	{ "etcd_ca_file", K_PATH, OFF(etcd_ca_file), 0, 0, NULL, NULL, NULL, NULL },
+	{ "etcd_cert_file", K_PATH, OFF(etcd_cert_file), 0, 0, NULL, NULL, NULL, NULL },
+	{ "etcd_key_file", K_PATH, OFF(etcd_key_file), 0, 0, NULL, NULL, NULL,
+	  cpk_key_file_check },
+	{ "etcd_prefix", K_STRING, OFF(etcd_prefix), 0, 0, etcd_prefix_valid,
+	  "a key prefix that starts and ends with '/', at most 128 printable characters", NULL, NULL },
+	{ "host_name", K_STRING, OFF(host_name), 0, 0, cpk_host_name_valid,
+	  "a host name of at most 64 letters, digits, '-', '.' or '_'", NULL, NULL },
+	{ "etcd_timeout", K_UINT, OFF(etcd_timeout), 1, 60, NULL, NULL, NULL, NULL },
 };
 #undef OFF
 
@@ -223,6 +244,109 @@ endpoint_syntax_valid(const char *s)
 	return cpk_endpoint_url_check(s, err, sizeof(err)) == 0;
 }
 
+/* One element of a comma-separated list: [p, end) without blanks around. */
+static const char *
+list_element(const char *p, const char **start, size_t *len)
+{
+	const char *end;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	*start = p;
+	end = p + strcspn(p, ",");
+	*len = (size_t)(end - p);
+	while (*len > 0 && (p[*len - 1] == ' ' || p[*len - 1] == '\t'))
+		(*len)--;
+	return *end == ',' ? end + 1 : NULL;
+}
+
+int
+cpk_endpoint_list_parse(const char *list, struct cpk_endpoints *out, char *err, size_t errlen)
+{
+	const char *p = list, *start;
+	char *url;
+	size_t len;
+
+	memset(out, 0, sizeof(*out));
+	while (p != NULL) {
+		p = list_element(p, &start, &len);
+		if (len == 0) {
+			snprintf(err, errlen, "an empty element in the list");
+			return -1;
+		}
+		if (out->n == CPK_ETCD_MAX_ENDPOINTS || len >= CPK_URL_MAX) {
+			snprintf(err, errlen, "more than %d endpoints, or one longer than %d bytes",
+				 CPK_ETCD_MAX_ENDPOINTS, CPK_URL_MAX - 1);
+			return -1;
+		}
+		url = out->url[out->n];
+		memcpy(url, start, len);
+		url[len] = '\0';
+		if (cpk_endpoint_url_check(url, err, errlen) < 0)
+			return -1;
+		/* the gateway's paths are appended: "/v3/kv/range" */
+		while (len > 0 && url[len - 1] == '/')
+			url[--len] = '\0';
+		out->n++;
+	}
+	return 0;
+}
+
+static int
+endpoints_check(const char *s, char *why, size_t len)
+{
+	struct cpk_endpoints eps;
+
+	return cpk_endpoint_list_parse(s, &eps, why, len);
+}
+
+int
+cpk_key_file_check(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		return -1;
+	}
+	/* a client key anyone else can read is anyone's key to the fleet */
+	if (st.st_uid != 0 || (st.st_mode & 0177) != 0) {
+		snprintf(err, errlen, "%s: must be owned by root, mode 0600 or stricter", path);
+		return -1;
+	}
+	return 0;
+}
+
+static bool
+etcd_prefix_valid(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > 128 || s[0] != '/' || s[n - 1] != '/')
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isgraph((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+bool
+cpk_host_name_valid(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > CPK_HOST_NAME_MAX || s[0] == '-' || s[0] == '.')
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '.' && s[i] != '_')
+			return false;
+	return true;
+}
+
 static bool
 proxy_valid(const char *s)
 {
@@ -254,6 +378,20 @@ set_string(char **field, const char *value)
 	return 0;
 }
 
+/* gethostname(), when it is a name host_name would accept; else NULL. */
+static int
+default_host_name(struct cpk_config *cfg)
+{
+	char name[256];
+
+	if (gethostname(name, sizeof(name)) < 0)
+		return 0;
+	name[sizeof(name) - 1] = '\0';
+	if (!cpk_host_name_valid(name))
+		return 0;
+	return set_string(&cfg->host_name, name);
+}
+
 int
 cpk_config_init(struct cpk_config *cfg)
 {
@@ -265,7 +403,11 @@ cpk_config_init(struct cpk_config *cfg)
 	cfg->refresh_api = CPK_REFRESH_GET_TOKENS;
 	cfg->fail = CPK_FAIL_OPEN;
 	cfg->notify = true;
-	if (set_string(&cfg->conf_path, CPK_DEFAULT_CONF) < 0 ||
+	cfg->fleet = CPK_FLEET_NONE;
+	cfg->etcd_timeout = 5;
+	if (default_host_name(cfg) < 0 ||
+	    set_string(&cfg->etcd_prefix, CPK_DEFAULT_ETCD_PREFIX) < 0 ||
+	    set_string(&cfg->conf_path, CPK_DEFAULT_CONF) < 0 ||
 	    set_string(&cfg->token_cache, CPK_DEFAULT_TOKEN_CACHE) < 0 ||
 	    set_string(&cfg->expect_username, CPK_DEFAULT_EXPECT_USERNAME) < 0 ||
 	    set_string(&cfg->state_dir, CPK_DEFAULT_STATE_DIR) < 0) {
@@ -368,7 +510,7 @@ cpk_config_set(struct cpk_config *cfg, const char *name, const char *value,
 	       const char *origin, char *err, size_t errlen)
 {
 	const struct key *k = find_key(name);
-	char choices[128];
+	char choices[128], why[CPK_ERR_LEN];
 	int e;
 
 	if (k == NULL) {
@@ -403,10 +545,7 @@ cpk_config_set(struct cpk_config *cfg, const char *name, const char *value,
 			snprintf(err, errlen, "%s: %s: '%s' is not one of %s", origin, name, value, choices);
 			return -1;
 		}
-		if (k->choices == fail_choices)
-			cfg->fail = (enum cpk_fail_mode)e;
-		else
-			cfg->refresh_api = (enum cpk_refresh_api)e;
+		*FIELD(cfg, k, int) = e;
 		return 0;
 	case K_PATH:
 		if (value[0] != '/' || strlen(value) >= PATH_MAX) {
@@ -428,6 +567,10 @@ cpk_config_set(struct cpk_config *cfg, const char *name, const char *value,
 			return -1;
 		}
 		break;
+	}
+	if (k->check != NULL && k->check(value, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "%s: %s: %s", origin, name, why);
+		return -1;
 	}
 	if (set_string(FIELD(cfg, k, char *), value) < 0) {
 		snprintf(err, errlen, "%s: %s: out of memory", origin, name);
@@ -592,6 +735,28 @@ apply_argument(struct cpk_config *cfg, const char *arg, char *err, size_t errlen
 	return cpk_config_set(cfg, key, eq != NULL ? eq + 1 : NULL, origin, err, errlen);
 }
 
+/* What one key alone cannot say: the fleet needs its endpoints and name. */
+static int
+check_fleet(const struct cpk_config *cfg, const char *file, char *err, size_t errlen)
+{
+	if ((cfg->etcd_cert_file == NULL) != (cfg->etcd_key_file == NULL)) {
+		snprintf(err, errlen, "%s: etcd_cert_file and etcd_key_file go together", file);
+		return -1;
+	}
+	if (cfg->fleet != CPK_FLEET_ETCD)
+		return 0;
+	if (cfg->etcd_endpoints == NULL) {
+		snprintf(err, errlen, "%s: fleet = etcd: etcd_endpoints is not set", file);
+		return -1;
+	}
+	if (cfg->host_name == NULL) {
+		snprintf(err, errlen, "%s: fleet = etcd: this host's name is not usable, set host_name",
+			 file);
+		return -1;
+	}
+	return 0;
+}
+
 int
 cpk_config_load(struct cpk_config *cfg, const char *path, int argc, const char **argv,
 		char *err, size_t errlen)
@@ -629,7 +794,7 @@ cpk_config_load(struct cpk_config *cfg, const char *path, int argc, const char *
 		if (apply_argument(cfg, argv[i], err, errlen) < 0)
 			return -1;
 	}
-	return 0;
+	return check_fleet(cfg, file, err, errlen);
 }
 
 static int
@@ -642,6 +807,17 @@ push(char **argv, size_t *n, const char *key, const char *value)
 	snprintf(argv[*n], len, "%s=%s", key, value);
 	(*n)++;
 	return 0;
+}
+
+static const char *
+enum_name(const struct key *k, int e)
+{
+	int i;
+
+	for (i = 0; k->choices[i] != NULL; i++)
+		if (i == e)
+			return k->choices[i];
+	return NULL;
 }
 
 char **
@@ -671,7 +847,7 @@ cpk_config_to_argv(const struct cpk_config *cfg)
 			v = num;
 			break;
 		case K_ENUM:
-			v = k->choices[k->choices == fail_choices ? (int)cfg->fail : (int)cfg->refresh_api];
+			v = enum_name(k, *CFIELD(cfg, k, int));
 			break;
 		}
 		if (v != NULL)

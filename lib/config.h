@@ -24,6 +24,18 @@
 
 enum cpk_fail_mode { CPK_FAIL_OPEN, CPK_FAIL_CLOSED };
 enum cpk_refresh_api { CPK_REFRESH_GET_TOKENS, CPK_REFRESH_INITIATE_AUTH };
+enum cpk_fleet { CPK_FLEET_NONE, CPK_FLEET_ETCD };
+
+#define CPK_DEFAULT_ETCD_PREFIX	"/pam_cognito_passkey/"
+#define CPK_URL_MAX		256
+#define CPK_ETCD_MAX_ENDPOINTS	8
+#define CPK_HOST_NAME_MAX	64
+
+/* etcd_endpoints, split and each checked as endpoint_url is. */
+struct cpk_endpoints {
+	size_t n;
+	char url[CPK_ETCD_MAX_ENDPOINTS][CPK_URL_MAX];
+};
 
 struct cpk_config {
 	char *conf_path;	/* the file that was read (or would be) */
@@ -47,6 +59,14 @@ struct cpk_config {
 	bool notify;
 	bool debug;
 	bool dry_run;		/* module argument / command option only */
+	enum cpk_fleet fleet;	/* none: today's product, etcd never contacted */
+	char *etcd_endpoints;	/* comma-separated URLs */
+	char *etcd_ca_file;
+	char *etcd_cert_file;
+	char *etcd_key_file;	/* root's, 0600 or stricter */
+	char *etcd_prefix;	/* "/.../" */
+	char *host_name;	/* default gethostname(); NULL if that is unusable */
+	unsigned int etcd_timeout;	/* seconds, 1..60, per etcd call */
 };
 
 /* Defaults of DESIGN.md.  Returns 0, -1 on ENOMEM. */
@@ -79,6 +99,22 @@ bool cpk_region_valid(const char *region);
 bool cpk_user_pool_id_valid(const char *pool);
 /* https://, or http:// to a loopback address only.  0 or -1 with err. */
 int cpk_endpoint_url_check(const char *url, char *err, size_t errlen);
+
+/*
+ * Split a comma-separated list of endpoints (blanks around commas allowed),
+ * at most CPK_ETCD_MAX_ENDPOINTS, each as cpk_endpoint_url_check wants, a
+ * trailing '/' dropped.  0 or -1 with err.
+ */
+int cpk_endpoint_list_parse(const char *list, struct cpk_endpoints *out, char *err, size_t errlen);
+
+/*
+ * A private key file: a regular file owned by root, mode 0600 or stricter.
+ * 0 or -1 with err naming the file.
+ */
+int cpk_key_file_check(const char *path, char *err, size_t errlen);
+
+/* A host name as host_name accepts it: letters, digits, '-', '.', '_'. */
+bool cpk_host_name_valid(const char *name);
 
 /*
  * Render the settings as key=value arguments (for the helper's argv).

@@ -5,7 +5,7 @@ cpk_install_deps() {
 	local pkgs="build-essential autoconf automake libtool pkg-config libpam0g-dev
 		libcurl4-openssl-dev libjson-c-dev libssl-dev check libpam-wrapper
 		libnss-wrapper libpamtest0-dev pamtester python3 openssl valgrind
-		binutils util-linux procps groff-base $*"
+		binutils util-linux procps groff-base etcd-server etcd-client $*"
 	local missing="" p
 	for p in $pkgs; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||

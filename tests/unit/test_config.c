@@ -95,6 +95,22 @@ START_TEST(defaults)
 	ck_assert(!cfg.debug);
 	ck_assert(!cfg.dry_run);
 	ck_assert_str_eq(cfg.conf_path, conf_path);
+	ck_assert_int_eq(cfg.fleet, CPK_FLEET_NONE);
+	ck_assert_ptr_null(cfg.etcd_endpoints);
+	ck_assert_ptr_null(cfg.etcd_ca_file);
+	ck_assert_ptr_null(cfg.etcd_cert_file);
+	ck_assert_ptr_null(cfg.etcd_key_file);
+	ck_assert_str_eq(cfg.etcd_prefix, "/pam_cognito_passkey/");
+	ck_assert_uint_eq(cfg.etcd_timeout, 5);
+	{
+		char host[256] = "";
+
+		ck_assert_int_eq(gethostname(host, sizeof(host)), 0);
+		if (cpk_host_name_valid(host))
+			ck_assert_str_eq(cfg.host_name, host);
+		else
+			ck_assert_ptr_null(cfg.host_name);
+	}
 	cpk_config_free(&cfg);
 }
 END_TEST
@@ -123,7 +139,20 @@ START_TEST(every_key)
 		"fail = closed\n"
 		"notify = off\n"
 		"debug\n"
-		"dry_run = true\n", 0, NULL) == 0, "%s", err);
+		"dry_run = true\n"
+		"fleet = etcd\n"
+		"etcd_endpoints = https://etcd1.example.com:2379, https://etcd2.example.com:2379/\n"
+		"etcd_ca_file = /etc/etcd/ca.pem\n"
+		"etcd_prefix = /cpk/prod/\n"
+		"host_name = bastion-1.example.com\n"
+		"etcd_timeout = 7\n", 0, NULL) == 0, "%s", err);
+	ck_assert_int_eq(cfg.fleet, CPK_FLEET_ETCD);
+	ck_assert_str_eq(cfg.etcd_endpoints,
+			 "https://etcd1.example.com:2379, https://etcd2.example.com:2379/");
+	ck_assert_str_eq(cfg.etcd_ca_file, "/etc/etcd/ca.pem");
+	ck_assert_str_eq(cfg.etcd_prefix, "/cpk/prod/");
+	ck_assert_str_eq(cfg.host_name, "bastion-1.example.com");
+	ck_assert_uint_eq(cfg.etcd_timeout, 7);
 	ck_assert_str_eq(cfg.region, "eu-west-1");
 	ck_assert_str_eq(cfg.user_pool_id, "eu-west-1_AbC123");
 	ck_assert_str_eq(cfg.client_id, "1example23456789");
@@ -216,6 +245,91 @@ START_TEST(bad_values_are_rejected)
 	expect_error("proxy = socks5://p:1080\n", "proxy", NULL);
 	expect_error("region =\n", ":1: region: missing value", NULL);
 	expect_error("timeout\n", "timeout: missing value", NULL);
+}
+END_TEST
+
+START_TEST(bad_fleet_values_are_rejected)
+{
+	expect_error("fleet = consul\n", ":1: fleet: 'consul' is not one of none, etcd", NULL);
+	expect_error("fleet = ETCD\n", "fleet: 'ETCD'", NULL);
+	expect_error("\netcd_endpoints = http://etcd.example.com:2379\n", ":2: etcd_endpoints",
+		     "loopback");
+	expect_error("etcd_endpoints = https://a:2379,,https://b:2379\n", "etcd_endpoints", "empty");
+	expect_error("etcd_endpoints = https://a:2379,\n", "etcd_endpoints", "empty");
+	expect_error("etcd_endpoints = ftp://a:2379\n", "etcd_endpoints", "https://");
+	expect_error("etcd_endpoints = https://u:p@a:2379\n", "etcd_endpoints", "credentials");
+	expect_error("etcd_endpoints = https://a,https://b,https://c,https://d,https://e,"
+		     "https://f,https://g,https://h,https://i\n", "etcd_endpoints", "more than 8");
+	expect_error("etcd_ca_file = ca.pem\n", "etcd_ca_file: 'ca.pem' is not an absolute path", NULL);
+	expect_error("etcd_cert_file = cert.pem\n", "etcd_cert_file", "absolute");
+	expect_error("etcd_key_file = key.pem\n", "etcd_key_file", "absolute");
+	expect_error("etcd_key_file = /nonexistent/key.pem\n", ":1: etcd_key_file",
+		     "/nonexistent/key.pem");
+	expect_error("etcd_prefix = cpk/\n", ":1: etcd_prefix: 'cpk/'", "start");
+	expect_error("etcd_prefix = /cpk\n", "etcd_prefix", NULL);
+	expect_error("etcd_prefix = /a b/\n", "etcd_prefix", NULL);
+	expect_error("etcd_prefix = /\x01/\n", "etcd_prefix", NULL);
+	expect_error("host_name = a/b\n", ":1: host_name: 'a/b'", NULL);
+	expect_error("host_name = -x\n", "host_name", NULL);
+	expect_error("host_name = a b\n", "host_name", NULL);
+	expect_error("host_name = aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+		     "host_name", NULL);
+	expect_error("etcd_timeout = 0\n", ":1: etcd_timeout: '0'", "1..60");
+	expect_error("etcd_timeout = 61\n", "etcd_timeout", NULL);
+	expect_error("etcd_timeout = 2s\n", "etcd_timeout", NULL);
+	/* what one key alone cannot say */
+	expect_error("fleet = etcd\n", "fleet = etcd: etcd_endpoints is not set", NULL);
+	expect_error("etcd_cert_file = /etc/etcd/c.pem\n", "etcd_cert_file and etcd_key_file", NULL);
+}
+END_TEST
+
+START_TEST(loopback_http_etcd_is_accepted)
+{
+	struct cpk_config cfg;
+	struct cpk_endpoints eps;
+
+	ck_assert_msg(load(&cfg, "fleet = etcd\n"
+			   "etcd_endpoints = http://127.0.0.1:2379,https://[::1]:2380/ ,http://localhost\n",
+			   0, NULL) == 0, "%s", err);
+	ck_assert_int_eq(cpk_endpoint_list_parse(cfg.etcd_endpoints, &eps, err, sizeof(err)), 0);
+	ck_assert_uint_eq(eps.n, 3);
+	ck_assert_str_eq(eps.url[0], "http://127.0.0.1:2379");
+	ck_assert_str_eq(eps.url[1], "https://[::1]:2380");
+	ck_assert_str_eq(eps.url[2], "http://localhost");
+	cpk_config_free(&cfg);
+}
+END_TEST
+
+/* The client key: root's, 0600 or stricter, else refused naming the file. */
+START_TEST(etcd_key_file_rules)
+{
+	char key[] = "/tmp/cpk-test-key-XXXXXX", text[128];
+	struct cpk_config cfg;
+	int fd = mkstemp(key);
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	snprintf(text, sizeof(text), "etcd_cert_file = /etc/c.pem\netcd_key_file = %s\n", key);
+	ck_assert_int_eq(chmod(key, 0640), 0);
+	expect_error(text, ":2: etcd_key_file", key);
+	ck_assert_int_eq(chmod(key, 0604), 0);
+	expect_error(text, "mode 0600 or stricter", NULL);
+	ck_assert_int_eq(chmod(key, 0700), 0);
+	expect_error(text, "etcd_key_file", NULL);
+	ck_assert_int_eq(chmod(key, 0600), 0);
+	if (geteuid() == 0) {
+		ck_assert_msg(load(&cfg, text, 0, NULL) == 0, "%s", err);
+		ck_assert_str_eq(cfg.etcd_key_file, key);
+		cpk_config_free(&cfg);
+		ck_assert_int_eq(chmod(key, 0400), 0);
+		ck_assert_msg(load(&cfg, text, 0, NULL) == 0, "%s", err);
+		cpk_config_free(&cfg);
+		ck_assert_int_eq(chown(key, 4001, 4001), 0);
+		expect_error(text, "owned by root", key);
+	} else {
+		expect_error(text, "owned by root", key);
+	}
+	unlink(key);
 }
 END_TEST
 
@@ -327,12 +441,14 @@ END_TEST
 START_TEST(argv_round_trip)
 {
 	const char *argv[] = { "region=eu-west-1", "fail=closed", "timeout=4", "debug",
-			       "refresh_api=initiate_auth", "proxy=http://p:3128" };
+			       "refresh_api=initiate_auth", "proxy=http://p:3128", "fleet=etcd",
+			       "etcd_endpoints=https://e1:2379,https://e2:2379", "host_name=h1",
+			       "etcd_prefix=/x/" };
 	struct cpk_config cfg, again;
 	char **out;
 	int n;
 
-	ck_assert_msg(load(&cfg, "max_attempts = 2\n", 6, argv) == 0, "%s", err);
+	ck_assert_msg(load(&cfg, "max_attempts = 2\n", 10, argv) == 0, "%s", err);
 	out = cpk_config_to_argv(&cfg);
 	ck_assert_ptr_nonnull(out);
 	for (n = 0; out[n] != NULL; n++)
@@ -348,6 +464,10 @@ START_TEST(argv_round_trip)
 	ck_assert_int_eq(again.refresh_api, CPK_REFRESH_INITIATE_AUTH);
 	ck_assert_str_eq(again.proxy, "http://p:3128");
 	ck_assert_str_eq(again.conf_path, conf_path);
+	ck_assert_int_eq(again.fleet, CPK_FLEET_ETCD);
+	ck_assert_str_eq(again.etcd_endpoints, "https://e1:2379,https://e2:2379");
+	ck_assert_str_eq(again.host_name, "h1");
+	ck_assert_str_eq(again.etcd_prefix, "/x/");
 	cpk_argv_free(out);
 	cpk_config_free(&cfg);
 	cpk_config_free(&again);
@@ -413,6 +533,9 @@ config_suite(void)
 	tcase_add_test(tc, typo_is_rejected);
 	tcase_add_test(tc, bad_values_are_rejected);
 	tcase_add_test(tc, loopback_http_is_accepted);
+	tcase_add_test(tc, bad_fleet_values_are_rejected);
+	tcase_add_test(tc, loopback_http_etcd_is_accepted);
+	tcase_add_test(tc, etcd_key_file_rules);
 	tcase_add_test(tc, long_line_is_rejected);
 	tcase_add_test(tc, odd_files);
 	tcase_add_test(tc, bad_arguments_are_rejected);

@@ -1,0 +1,294 @@
+/*
+ * The watch: POST /v3/watch with a create_request, then a stream of JSON
+ * messages, {"result": WatchResponse} or {"error": ...}, each parsed as it
+ * is complete.  One message may not exceed CPK_ETCD_MAX_REPLY.
+ */
+#include "etcd_int.h"
+#include "util.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct stream {
+	struct cpk_etcd *e;
+	struct cpk_etcd_watch *w;
+	char *buf;
+	size_t len;
+	bool created;		/* etcd accepted the watch */
+	int outcome;		/* set when the stream is to stop */
+	bool stop;
+	char *err;
+	size_t errlen;
+};
+
+static json_object *
+watch_request(const struct cpk_etcd *e, const struct cpk_etcd_watch *w)
+{
+	json_object *req = json_object_new_object(), *create = json_object_new_object();
+	char rev[24];
+
+	if (req == NULL || create == NULL || json_object_object_add(req, "create_request", create) != 0) {
+		json_object_put(create);
+		goto bad;
+	}
+	snprintf(rev, sizeof(rev), "%" PRId64, w->start_revision);
+	if (cpk_etcd__add_key(e, create, w->key, w->prefix) < 0 ||
+	    (w->start_revision > 0 &&
+	     json_object_object_add(create, "start_revision", json_object_new_string(rev)) != 0) ||
+	    json_object_object_add(create, "progress_notify", json_object_new_boolean(1)) != 0)
+		goto bad;
+	return req;
+bad:
+	json_object_put(req);
+	return NULL;
+}
+
+static void
+stream_stop(struct stream *s, int outcome)
+{
+	s->stop = true;
+	s->outcome = outcome;
+}
+
+/* One event of a WatchResponse. */
+static int
+on_event(struct stream *s, json_object *ev)
+{
+	struct cpk_etcd_event event;
+	struct cpk_etcd_kv kv;
+	json_object *type = NULL, *o;
+	int rc;
+
+	if (!json_object_is_type(ev, json_type_object) || !json_object_object_get_ex(ev, "kv", &o)) {
+		snprintf(s->err, s->errlen, "etcd watch: an event without kv");
+		return -1;
+	}
+	/* proto3 leaves the default, PUT, out */
+	event.type = CPK_ETCD_EV_PUT;
+	if (json_object_object_get_ex(ev, "type", &type)) {
+		if (json_object_is_type(type, json_type_string) &&
+		    strcmp(json_object_get_string(type), "DELETE") == 0)
+			event.type = CPK_ETCD_EV_DELETE;
+		else if (!json_object_is_type(type, json_type_string) ||
+			 strcmp(json_object_get_string(type), "PUT") != 0) {
+			snprintf(s->err, s->errlen, "etcd watch: an event of unknown type");
+			return -1;
+		}
+	}
+	if (cpk_etcd__parse_kv(s->e, o, &kv, s->err, s->errlen) < 0)
+		return -1;
+	event.kv = &kv;
+	if (kv.mod_revision > s->w->last_revision)
+		s->w->last_revision = kv.mod_revision;
+	rc = s->w->cb(s->w->arg, &event);
+	cpk_etcd__kv_free(&kv);
+	return rc;
+}
+
+static void
+watch_error(struct stream *s, json_object *error)
+{
+	json_object *m = NULL;
+	char shown[256] = "no message";
+
+	if (json_object_is_type(error, json_type_object) &&
+	    json_object_object_get_ex(error, "message", &m) && json_object_is_type(m, json_type_string))
+		cpk_printable(shown, sizeof(shown), json_object_get_string(m));
+	snprintf(s->err, s->errlen, "etcd watch: %s", shown);
+	stream_stop(s, CPK_ETCD_ERROR);
+}
+
+/* Compaction or cancellation: the stream ends here. */
+static bool
+on_canceled(struct stream *s, json_object *res)
+{
+	json_object *c = NULL;
+	int64_t compact = 0;
+
+	if (cpk_etcd__int64(res, "compact_revision", &compact) == 0 && compact > 0) {
+		s->w->compact_revision = compact;
+		snprintf(s->err, s->errlen, "etcd watch: revision %" PRId64 " was compacted (now %" PRId64 ")",
+			 s->w->start_revision, compact);
+		stream_stop(s, CPK_ETCD_COMPACTED);
+		return true;
+	}
+	if (json_object_object_get_ex(res, "canceled", &c) && json_object_get_boolean(c)) {
+		snprintf(s->err, s->errlen, "etcd watch: canceled by etcd");
+		stream_stop(s, CPK_ETCD_ERROR);
+		return true;
+	}
+	return false;
+}
+
+static void
+on_message(struct stream *s, json_object *msg)
+{
+	json_object *res, *events = NULL, *created = NULL;
+	int64_t rev;
+	size_t i, n;
+	int rc;
+
+	if (json_object_object_get_ex(msg, "error", &res)) {
+		watch_error(s, res);
+		return;
+	}
+	if (!json_object_object_get_ex(msg, "result", &res) || !json_object_is_type(res, json_type_object)) {
+		snprintf(s->err, s->errlen, "etcd watch: a message without result");
+		stream_stop(s, CPK_ETCD_ERROR);
+		return;
+	}
+	if (on_canceled(s, res))
+		return;
+	if (json_object_object_get_ex(res, "created", &created) && json_object_get_boolean(created)) {
+		s->created = true;
+		return;
+	}
+	if (json_object_object_get_ex(res, "events", &events) && !json_object_is_type(events, json_type_array)) {
+		snprintf(s->err, s->errlen, "etcd watch: events that are not an array");
+		stream_stop(s, CPK_ETCD_ERROR);
+		return;
+	}
+	n = events != NULL ? json_object_array_length(events) : 0;
+	/* a progress notification: everything up to its revision was sent */
+	if (n == 0 && cpk_etcd__revision(res, &rev) == 0 && rev > s->w->last_revision)
+		s->w->last_revision = rev;
+	for (i = 0; i < n && !s->stop; i++) {
+		rc = on_event(s, json_object_array_get_idx(events, i));
+		if (rc != 0)
+			stream_stop(s, rc > 0 ? CPK_ETCD_OK : CPK_ETCD_ERROR);
+	}
+}
+
+/* Parse every complete message at the head of the buffer. */
+static int
+drain(struct stream *s)
+{
+	json_tokener *tok = NULL;
+	json_object *msg;
+	size_t start = 0, end;
+	int rc = 0;
+
+	while (!s->stop) {
+		while (start < s->len && strchr(" \r\n\t", s->buf[start]) != NULL)
+			start++;
+		if (start == s->len)
+			break;
+		if (tok == NULL && (tok = json_tokener_new_ex(16)) == NULL)
+			return -1;
+		json_tokener_reset(tok);
+		msg = json_tokener_parse_ex(tok, s->buf + start, (int)(s->len - start));
+		if (msg == NULL && json_tokener_get_error(tok) == json_tokener_continue)
+			break;
+		end = start + json_tokener_get_parse_end(tok);
+		if (msg == NULL || !json_object_is_type(msg, json_type_object)) {
+			json_object_put(msg);
+			snprintf(s->err, s->errlen, "etcd watch: a message that is not a JSON object");
+			stream_stop(s, CPK_ETCD_ERROR);
+			break;
+		}
+		on_message(s, msg);
+		json_object_put(msg);
+		start = end;
+	}
+	memmove(s->buf, s->buf + start, s->len - start);
+	s->len -= start;
+	if (tok != NULL)
+		json_tokener_free(tok);
+	return rc;
+}
+
+static size_t
+on_stream(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct stream *s = ud;
+	size_t n = size * nmemb;
+	char *grown;
+
+	if (s->stop)
+		return 0;
+	if (n > CPK_ETCD_MAX_REPLY - s->len) {
+		snprintf(s->err, s->errlen, "etcd watch: a message larger than %d bytes", CPK_ETCD_MAX_REPLY);
+		stream_stop(s, CPK_ETCD_ERROR);
+		return 0;
+	}
+	if ((grown = realloc(s->buf, s->len + n + 1)) == NULL) {
+		stream_stop(s, CPK_ETCD_ERROR);
+		return 0;
+	}
+	s->buf = grown;
+	memcpy(s->buf + s->len, ptr, n);
+	s->len += n;
+	if (drain(s) < 0)
+		stream_stop(s, CPK_ETCD_ERROR);
+	return s->stop ? 0 : n;
+}
+
+/* One endpoint: 1 when it could not be reached (try the next), else done. */
+static int
+watch_one(struct stream *s, const char *url, const char *body)
+{
+	struct cpk_etcd *e = s->e;
+	long status = 0;
+	CURLcode rc;
+
+	rc = cpk_etcd__setopts(e, url);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, body);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e->curl, CURLOPT_TIMEOUT, (long)s->w->max_seconds);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, on_stream);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, s);
+	if (rc == CURLE_OK)
+		rc = curl_easy_perform(e->curl);
+	if (s->stop)
+		return 0;
+	curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (rc == CURLE_OPERATION_TIMEDOUT && s->created && s->w->max_seconds > 0) {
+		stream_stop(s, CPK_ETCD_OK);
+		return 0;
+	}
+	if (rc != CURLE_OK)
+		snprintf(s->err, s->errlen, "etcd watch: %s: %s", url,
+			 e->errbuf[0] != '\0' ? e->errbuf : curl_easy_strerror(rc));
+	else
+		snprintf(s->err, s->errlen, "etcd watch: %s: the stream ended (HTTP %ld)", url, status);
+	if (!s->created && (rc != CURLE_OK || status >= 500))
+		return 1;
+	stream_stop(s, s->created ? CPK_ETCD_UNREACHABLE : CPK_ETCD_ERROR);
+	return 0;
+}
+
+int
+cpk_etcd_watch(struct cpk_etcd *e, struct cpk_etcd_watch *w, char *err, size_t errlen)
+{
+	struct stream s = { .e = e, .w = w, .err = err, .errlen = errlen };
+	char url[CPK_URL_MAX + 16];
+	json_object *req;
+	const char *body;
+	size_t i, ep;
+
+	w->last_revision = w->start_revision > 0 ? w->start_revision - 1 : 0;
+	w->compact_revision = 0;
+	if ((req = watch_request(e, w)) == NULL ||
+	    (body = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN)) == NULL) {
+		snprintf(err, errlen, "etcd watch: key too long, or out of memory");
+		json_object_put(req);
+		return CPK_ETCD_ERROR;
+	}
+	s.outcome = CPK_ETCD_UNREACHABLE;
+	for (i = 0; i < e->eps.n; i++) {
+		ep = (e->current + i) % e->eps.n;
+		snprintf(url, sizeof(url), "%s/v3/watch", e->eps.url[ep]);
+		if (watch_one(&s, url, body) == 0) {
+			e->current = ep;
+			break;
+		}
+	}
+	free(s.buf);
+	json_object_put(req);
+	return s.outcome;
+}

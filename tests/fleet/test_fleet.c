@@ -1,0 +1,205 @@
+/*
+ * lib/fleet.c's claim against the real etcd that etcd.test starts:
+ * once per user fleet-wide, the holder named, released by lease revoke,
+ * expired with a dead host's lease, hostile claims not trusted.
+ * Environment as test_etcd.c's.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <json-c/json.h>
+
+#include "config.h"
+#include "etcd.h"
+#include "fleet.h"
+
+static char err[CPK_ERR_LEN];
+
+static const char *
+env(const char *name)
+{
+	const char *v = getenv(name);
+
+	ck_assert_msg(v != NULL && *v != '\0', "%s is not set (run etcd.test)", name);
+	return v;
+}
+
+static void
+set(struct cpk_config *cfg, const char *key, const char *value)
+{
+	ck_assert_msg(cpk_config_set(cfg, key, value, "test", err, sizeof(err)) == 0, "%s", err);
+}
+
+static struct cpk_etcd *
+client_at(const char *endpoints, const char *prefix)
+{
+	struct cpk_config cfg;
+	struct cpk_etcd *e;
+
+	ck_assert_int_eq(cpk_config_init(&cfg), 0);
+	set(&cfg, "fleet", "etcd");
+	set(&cfg, "etcd_endpoints", endpoints);
+	set(&cfg, "etcd_prefix", prefix);
+	set(&cfg, "etcd_ca_file", env("ETCD_CA"));
+	set(&cfg, "etcd_cert_file", env("ETCD_CERT"));
+	set(&cfg, "etcd_key_file", env("ETCD_KEY"));
+	e = cpk_etcd_open(&cfg, err, sizeof(err));
+	ck_assert_msg(e != NULL, "%s", err);
+	cpk_config_free(&cfg);
+	return e;
+}
+
+static struct cpk_etcd *
+client(const char *prefix)
+{
+	return client_at(env("ETCD_ENDPOINTS"), prefix);
+}
+
+static int
+claim(struct cpk_etcd *e, const char *host, const char *user, int64_t ttl,
+      struct cpk_fleet_claim *c, char *holder, size_t len)
+{
+	return cpk_fleet_claim(e, host, user, ttl, c, holder, len, err, sizeof(err));
+}
+
+START_TEST(claimed_once)
+{
+	struct cpk_etcd *e = client("/f-once/");
+	struct cpk_fleet_claim a, b;
+	struct cpk_etcd_kvs kvs;
+	json_object *o, *v;
+	char holder[80];
+
+	ck_assert_msg(claim(e, "host-a", "alice", 60, &a, holder, sizeof(holder)) == CPK_FLEET_CLAIMED,
+		      "%s", err);
+	ck_assert_int_ne(a.lease, 0);
+	ck_assert_msg(claim(e, "host-b", "alice", 60, &b, holder, sizeof(holder)) == CPK_FLEET_HELD,
+		      "%s", err);
+	ck_assert_str_eq(holder, "host-a");
+	ck_assert_int_eq(b.lease, 0);
+
+	/* the key: {host, pid, since}, bound to the claim's lease */
+	ck_assert_int_eq(cpk_etcd_get(e, "claims/alice", false, 0, &kvs, err, sizeof(err)), 0);
+	ck_assert_uint_eq(kvs.n, 1);
+	ck_assert_int_eq(kvs.kv[0].lease, a.lease);
+	ck_assert_int_eq(kvs.kv[0].create_revision, a.revision);
+	o = json_tokener_parse(kvs.kv[0].value);
+	ck_assert_ptr_nonnull(o);
+	ck_assert(json_object_object_get_ex(o, "host", &v));
+	ck_assert_str_eq(json_object_get_string(v), "host-a");
+	ck_assert(json_object_object_get_ex(o, "pid", &v));
+	ck_assert_int_eq(json_object_get_int64(v), getpid());
+	ck_assert(json_object_object_get_ex(o, "since", &v));
+	ck_assert_int_gt(json_object_get_int64(v), 0);
+	json_object_put(o);
+	cpk_etcd_kvs_free(&kvs);
+
+	/* released: the key goes with the lease, and the next host may claim */
+	ck_assert_msg(cpk_fleet_release(e, &a, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(a.lease, 0);
+	ck_assert_int_eq(cpk_etcd_get(e, "claims/alice", false, 0, &kvs, err, sizeof(err)), 0);
+	ck_assert_uint_eq(kvs.n, 0);
+	cpk_etcd_kvs_free(&kvs);
+	ck_assert_msg(claim(e, "host-b", "alice", 60, &b, holder, sizeof(holder)) == CPK_FLEET_CLAIMED,
+		      "%s", err);
+	ck_assert_msg(cpk_fleet_release(e, &b, err, sizeof(err)) == 0, "%s", err);
+	/* releasing twice is harmless */
+	ck_assert_int_eq(cpk_fleet_release(e, &b, err, sizeof(err)), 0);
+	cpk_etcd_close(e);
+}
+END_TEST
+
+static int
+on_delete(void *arg, const struct cpk_etcd_event *ev)
+{
+	(void)arg;
+	return ev->type == CPK_ETCD_EV_DELETE ? 1 : 0;
+}
+
+/* A host that died holding the claim: its lease expires, the next takes over. */
+START_TEST(dead_host_claim_expires)
+{
+	struct cpk_etcd *e = client("/f-expire/");
+	struct cpk_fleet_claim a, b;
+	struct cpk_etcd_watch w = { .key = "claims/bob", .max_seconds = 60, .cb = on_delete };
+	char holder[80];
+
+	ck_assert_msg(claim(e, "host-a", "bob", 3, &a, holder, sizeof(holder)) == CPK_FLEET_CLAIMED,
+		      "%s", err);
+	ck_assert_int_eq(claim(e, "host-b", "bob", 60, &b, holder, sizeof(holder)), CPK_FLEET_HELD);
+	/* the event: etcd deletes the key when the lease runs out */
+	w.start_revision = a.revision + 1;
+	ck_assert_msg(cpk_etcd_watch(e, &w, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(claim(e, "host-b", "bob", 60, &b, holder, sizeof(holder)) == CPK_FLEET_CLAIMED,
+		      "%s", err);
+	ck_assert_int_eq(cpk_fleet_release(e, &b, err, sizeof(err)), 0);
+	cpk_etcd_close(e);
+}
+END_TEST
+
+START_TEST(hostile_claims)
+{
+	const char *values[] = { "garbage", "{\"host\":\"../x\"}", "{\"host\":7}", "[]",
+				 "{\"host\":\"a\\u001b[31m\"}" };
+	struct cpk_etcd *e = client("/f-hostile/");
+	struct cpk_fleet_claim c;
+	struct cpk_etcd_kvs kvs;
+	char holder[80];
+	size_t i;
+
+	for (i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		ck_assert_int_eq(cpk_etcd_put(e, "claims/carol", values[i], strlen(values[i]), 0, NULL,
+					      err, sizeof(err)), 0);
+		/* a claim we cannot read is still a claim: nothing is deleted */
+		ck_assert_msg(claim(e, "host-a", "carol", 60, &c, holder, sizeof(holder)) ==
+			      CPK_FLEET_HELD, "%s: %s", values[i], err);
+		ck_assert_str_eq(holder, "unknown");
+	}
+	/* a user name that is not one is refused before etcd is asked */
+	ck_assert_int_eq(claim(e, "host-a", "../x", 60, &c, holder, sizeof(holder)), CPK_ETCD_ERROR);
+	ck_assert_msg(strstr(err, "invalid user name '../x'") != NULL, "%s", err);
+	ck_assert_int_eq(claim(e, "host-a", "a\033b", 60, &c, holder, sizeof(holder)), CPK_ETCD_ERROR);
+	ck_assert_msg(strstr(err, "\\x1b") != NULL, "%s", err);
+	ck_assert_int_eq(claim(e, "bad host", "dave", 60, &c, holder, sizeof(holder)), CPK_ETCD_ERROR);
+	ck_assert_int_eq(cpk_etcd_get(e, "claims/", true, 0, &kvs, err, sizeof(err)), 0);
+	ck_assert_uint_eq(kvs.n, 1);	/* carol's hostile one only */
+	cpk_etcd_kvs_free(&kvs);
+	cpk_etcd_close(e);
+}
+END_TEST
+
+START_TEST(unreachable)
+{
+	struct cpk_etcd *e = client_at(env("ETCD_DEAD"), "/f-dead/");
+	struct cpk_fleet_claim c;
+	char holder[80];
+
+	ck_assert_int_eq(claim(e, "host-a", "erin", 60, &c, holder, sizeof(holder)),
+			 CPK_ETCD_UNREACHABLE);
+	ck_assert_int_eq(c.lease, 0);
+	ck_assert_int_eq(cpk_fleet_claim_ttl(10), 10 + CPK_FLEET_CLAIM_MARGIN);
+	cpk_etcd_close(e);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("fleet");
+	TCase *tc = tcase_create("claim");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, claimed_once);
+	tcase_add_test(tc, dead_host_claim_expires);
+	tcase_add_test(tc, hostile_claims);
+	tcase_add_test(tc, unreachable);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
