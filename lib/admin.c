@@ -193,7 +193,7 @@ int
 cpk_admin_cancel(const struct cpk_admin *a, const char *user, const char *reason,
 		 bool dry_run, size_t *n, char *err, size_t errlen)
 {
-	struct cpk_pending p = { NULL, 0 }, none = { NULL, 0 };
+	struct cpk_pending p = { NULL, 0, 0 }, none = { NULL, 0, 0 };
 	struct cpk_store *st = NULL;
 	struct cpk_event ev;
 	char sel[SELECTOR_MAX];

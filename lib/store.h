@@ -77,6 +77,12 @@ struct cpk_request {
 struct cpk_pending {
 	struct cpk_request *items;
 	size_t n;
+	/*
+	 * fleet = etcd: the mod_revision of the fleet's pending/<user> that
+	 * this local copy mirrors (the outcome transaction compares it).
+	 * 0: not from the fleet.  Stored as "fleet_revision" locally only.
+	 */
+	int64_t fleet_revision;
 };
 
 /*
@@ -217,6 +223,12 @@ bool cpk_store_has_state(struct cpk_store *st, const char *user);
  */
 int cpk_store_parse_pending(const char *buf, size_t len, const char *user,
 			    struct cpk_pending *p);
+/*
+ * pending/<user>'s document as text (malloc'd; NULL with errno), as the
+ * file holds it.  With fleet false, without "fleet_revision": the document
+ * the fleet stores in etcd.
+ */
+char *cpk_pending_render(const char *user, const struct cpk_pending *p, bool fleet);
 int cpk_store_parse_history(const char *buf, size_t len, cpk_history_fn fn, void *ctx);
 
 /*

@@ -113,7 +113,8 @@ parse_pending(const char *buf, size_t len, const char *user, struct cpk_pending 
 	if (cpk_store_get_int(doc, "version", &version) < 0 || version != PENDING_VERSION ||
 	    cpk_store_get_string(doc, "user", true, &owner) < 0 || strcmp(owner, user) != 0 ||
 	    !json_object_object_get_ex(doc, "requests", &reqs) ||
-	    !json_object_is_type(reqs, json_type_array))
+	    !json_object_is_type(reqs, json_type_array) ||
+	    cpk_store_get_int(doc, "fleet_revision", &p->fleet_revision) < 0)
 		goto out;
 	n = json_object_array_length(reqs);
 	if (n > CPK_STORE_MAX_REQUESTS)
@@ -178,7 +179,7 @@ fail:
 }
 
 static json_object *
-render_pending(const char *user, const struct cpk_pending *p)
+render_pending(const char *user, const struct cpk_pending *p, bool fleet)
 {
 	json_object *doc = json_object_new_object(), *arr, *r;
 	size_t i;
@@ -187,6 +188,8 @@ render_pending(const char *user, const struct cpk_pending *p)
 		return NULL;
 	if (cpk_store_add_int(doc, "version", PENDING_VERSION) < 0 ||
 	    cpk_store_add_string(doc, "user", user) < 0 ||
+	    (fleet && p->fleet_revision > 0 &&
+	     cpk_store_add_int(doc, "fleet_revision", p->fleet_revision) < 0) ||
 	    (arr = json_object_new_array()) == NULL)
 		goto fail;
 	json_object_object_add(doc, "requests", arr);
@@ -336,28 +339,41 @@ int
 cpk_pending_save(struct cpk_store *st, const char *user, const struct cpk_pending *p,
 		 char *err, size_t errlen)
 {
-	json_object *doc = NULL;
-	const char *text;
-	int rc = -1;
+	char *text;
+	int rc;
 
 	if (cpk_store_check_user(user, err, errlen) < 0 ||
 	    cpk_store_need_sub(st, SUB_PENDING, err, errlen) < 0)
 		return -1;
 	if (p->n == 0)
 		return remove_pending(st, user, err, errlen);
-	doc = render_pending(user, p);
-	text = doc != NULL ? json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN |
-							    JSON_C_TO_STRING_NOSLASHESCAPE)
-			   : NULL;
-	if (text == NULL) {
+	if ((text = cpk_pending_render(user, p, true)) == NULL) {
 		snprintf(err, errlen, "cannot write %s/pending/%s: %s", st->path, user,
 			 strerror(errno));
-		goto out;
+		return -1;
 	}
 	rc = write_pending(st, user, text, err, errlen);
-out:
-	json_object_put(doc);
+	free(text);
 	return rc;
+}
+
+char *
+cpk_pending_render(const char *user, const struct cpk_pending *p, bool fleet)
+{
+	json_object *doc = render_pending(user, p, fleet);
+	const char *text;
+	char *copy = NULL;
+
+	if (doc == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN |
+					      JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (text == NULL || (copy = strdup(text)) == NULL)
+		errno = ENOMEM;
+	json_object_put(doc);
+	return copy;
 }
 
 /* ---- corrupt files ------------------------------------------------- */
@@ -410,7 +426,7 @@ int
 cpk_store_discard_corrupt(struct cpk_store *st, const char *user, char *path, size_t len,
 			  char *err, size_t errlen)
 {
-	struct cpk_pending p = { NULL, 0 };
+	struct cpk_pending p = { NULL, 0, 0 };
 	const char *name;
 	int rc;
 

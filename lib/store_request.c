@@ -149,4 +149,5 @@ cpk_pending_free(struct cpk_pending *p)
 	free(p->items);
 	p->items = NULL;
 	p->n = 0;
+	p->fleet_revision = 0;
 }

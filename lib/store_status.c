@@ -67,7 +67,7 @@ int
 cpk_store_user_status(struct cpk_store *st, const char *user, struct cpk_user_status *us,
 		      struct cpk_pending *p, char *err, size_t errlen)
 {
-	struct cpk_pending own = { NULL, 0 }, *pend = p != NULL ? p : &own;
+	struct cpk_pending own = { NULL, 0, 0 }, *pend = p != NULL ? p : &own;
 	bool in_place = false;
 	int rc = -1;
 

@@ -86,7 +86,7 @@ cmd_flag(struct cmd *c, const char *user)
 {
 	const struct cpk_flag_args f = { .sel = c->o.sel, .ids = c->o.ids, .n_ids = c->o.n_ids,
 					 .pattern = c->o.pattern, .reason = c->o.reason };
-	struct cpk_pending after = { NULL, 0 };
+	struct cpk_pending after = { NULL, 0, 0 };
 	struct cpk_request r;
 	char err[CPK_ERR_LEN];
 	int status = CPK_USAGE;
@@ -162,7 +162,7 @@ cmd_discard(struct cmd *c, const char *user)
 static int
 user_status(struct cmd *c, struct cpk_store *st, const char *user, struct json_object *arr)
 {
-	struct cpk_pending p = { NULL, 0 };
+	struct cpk_pending p = { NULL, 0, 0 };
 	struct cpk_user_status us;
 	char err[CPK_ERR_LEN];
 	int rc = CPK_USAGE;

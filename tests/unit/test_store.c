@@ -184,10 +184,44 @@ END_TEST
 
 /* ---- pending ------------------------------------------------------------ */
 
+/* The local copy remembers the fleet revision it mirrors; the document the
+ * fleet stores (fleet false) never carries it. */
+START_TEST(test_pending_fleet_revision)
+{
+	struct cpk_store *st = open_store();
+	struct cpk_pending p = { NULL, 0, 0 }, q;
+	struct cpk_request r = ids_request("AAA", "BBB");
+	char *text;
+
+	ck_assert_int_eq(cpk_pending_add(&p, &r), 0);
+	p.fleet_revision = 42;
+	ck_assert_int_eq(cpk_pending_save(st, "alice", &p, err, sizeof(err)), 0);
+	ck_assert_int_eq(cpk_pending_load(st, "alice", &q, err, sizeof(err)), 0);
+	ck_assert_int_eq(q.fleet_revision, 42);
+	cpk_pending_free(&q);
+
+	text = cpk_pending_render("alice", &p, false);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_ptr_null(strstr(text, "fleet_revision"));
+	ck_assert_int_eq(cpk_store_parse_pending(text, strlen(text), "alice", &q), 0);
+	ck_assert_uint_eq(q.n, 1);
+	ck_assert_int_eq(q.fleet_revision, 0);
+	cpk_pending_free(&q);
+	free(text);
+
+	/* a negative or non-integer revision is not ours: the file is refused */
+	text = strdup("{\"version\": 1, \"user\": \"alice\", \"fleet_revision\": -1, \"requests\": []}");
+	ck_assert_int_eq(cpk_store_parse_pending(text, strlen(text), "alice", &q), -1);
+	free(text);
+	cpk_pending_free(&p);
+	cpk_store_close(st);
+}
+END_TEST
+
 START_TEST(test_pending_roundtrip)
 {
 	struct cpk_store *st = open_store();
-	struct cpk_pending p = { NULL, 0 }, q;
+	struct cpk_pending p = { NULL, 0, 0 }, q;
 	struct cpk_request r = ids_request("AAA", "BBB"), s;
 	char path[300], sel[64];
 	struct stat sb;
@@ -421,7 +455,7 @@ END_TEST
 START_TEST(test_users_listing)
 {
 	struct cpk_store *st = open_store();
-	struct cpk_pending p = { NULL, 0 };
+	struct cpk_pending p = { NULL, 0, 0 };
 	struct cpk_request r = ids_request("A", NULL);
 	struct cpk_event ev = { .time = 1, .event = "requested",
 				.deleted = -1, .absent = -1, .failed = -1, .attempts = -1 };
@@ -453,7 +487,7 @@ END_TEST
 START_TEST(test_pending_users)
 {
 	struct cpk_store *st = open_store();
-	struct cpk_pending p = { NULL, 0 }, none = { NULL, 0 };
+	struct cpk_pending p = { NULL, 0, 0 }, none = { NULL, 0, 0 };
 	struct cpk_request r = ids_request("A", NULL);
 	struct cpk_event ev = { .time = 1, .event = "requested",
 				.deleted = -1, .absent = -1, .failed = -1, .attempts = -1 };
@@ -495,7 +529,7 @@ END_TEST
 START_TEST(test_save_leftover_and_cap)
 {
 	struct cpk_store *st = open_store();
-	struct cpk_pending p = { NULL, 0 }, q;
+	struct cpk_pending p = { NULL, 0, 0 }, q;
 	struct cpk_request r = ids_request("A", NULL);
 	char path[300];
 	struct stat sb;
@@ -610,6 +644,7 @@ store_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_create_modes);
+	tcase_add_test(tc, test_pending_fleet_revision);
 	tcase_add_test(tc, test_missing_without_create);
 	tcase_add_test(tc, test_loose_mode_refused);
 	tcase_add_test(tc, test_wrong_owner_refused);
