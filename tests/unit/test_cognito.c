@@ -116,10 +116,13 @@ START_TEST(parse_error_forms)
 	perr("{\"__type\":\"A\"} trailing", NULL, &r);
 	ck_assert_str_eq(r.code, "");
 
-	/* control bytes never reach an audit line */
+	/* control bytes never reach an audit line: cpk_printable's \xNN */
 	perr("{\"__type\":\"Bad\\nCode\",\"message\":\"a\\u0001b\"}", NULL, &r);
-	ck_assert_str_eq(r.code, "Bad?Code");
-	ck_assert_str_eq(r.message, "a?b");
+	ck_assert_str_eq(r.code, "Bad\\x0aCode");
+	ck_assert_str_eq(r.message, "a\\x01b");
+	/* valid UTF-8 stays whole, a stray byte is escaped */
+	perr("{\"__type\":\"X\",\"message\":\"Cl\xc3\xa9 \xff\"}", NULL, &r);
+	ck_assert_str_eq(r.message, "Cl\xc3\xa9 \\xff");
 }
 END_TEST
 
