@@ -33,8 +33,9 @@ struct cpk_run_opts {
 	 *   failed\t<name>\t<credential id>\t<error code>
 	 *   would_delete\t<name>\t<credential id>        (dry run)
 	 *   pending\t<error code>\t<detail>              (once, when something stays pending)
-	 * <name> is the FriendlyCredentialName with tabs and control bytes
-	 * replaced by '?', empty when unknown; no field ever holds a token.
+	 * Fields are escaped as cpk_printable() does (a tab is \x09, a
+	 * newline \x0a); <name> is the FriendlyCredentialName, empty when
+	 * unknown; no field ever holds a token.
 	 */
 	FILE *report;
 };
