@@ -194,7 +194,8 @@ refuse_token(const char *token, const char *what, struct cpk_reply *r)
 {
 	if (cpk_token_syntax_valid(token))
 		return 0;
-	cpk_reply_set(r, "InvalidToken", false, "the %s is not a valid token (refused before sending)", what);
+	cpk_reply_set(r, "InvalidToken", false,
+		      "the %s is not a valid token (refused before sending)", what);
 	return -1;
 }
 
@@ -227,7 +228,8 @@ cpk_delete_credential(struct cpk_client *c, const char *access_token,
 		goto out;
 	}
 	if (cpk_buf_adds(&req, "{") < 0 || buf_add_member(&req, true, "AccessToken", access_token) < 0 ||
-	    buf_add_member(&req, false, "CredentialId", credential_id) < 0 || cpk_buf_adds(&req, "}") < 0) {
+	    buf_add_member(&req, false, "CredentialId", credential_id) < 0 ||
+	    cpk_buf_adds(&req, "}") < 0) {
 		cpk_reply_oom(reply);
 		goto out;
 	}
@@ -384,7 +386,8 @@ refresh_request(struct cpk_buf *req, enum cpk_refresh_api api, const char *refre
 		if ((hash = cpk_secret_hash(secret, username, client_id)) == NULL)
 			goto oom;
 	}
-	if (cpk_buf_adds(req, "{") < 0 || buf_add_member(req, true, "AuthFlow", "REFRESH_TOKEN_AUTH") < 0 ||
+	if (cpk_buf_adds(req, "{") < 0 ||
+	    buf_add_member(req, true, "AuthFlow", "REFRESH_TOKEN_AUTH") < 0 ||
 	    buf_add_member(req, false, "ClientId", client_id) < 0 ||
 	    cpk_buf_adds(req, ",\"AuthParameters\":{") < 0 ||
 	    buf_add_member(req, true, "REFRESH_TOKEN", refresh_token) < 0 ||
@@ -426,7 +429,8 @@ cpk_refresh(struct cpk_client *c, enum cpk_refresh_api api, const char *refresh_
 		goto out;
 	body = cpk_http_body(c, &len);
 	if (cpk_parse_tokens(body, len, out) < 0) {
-		cpk_reply_set(reply, "InvalidResponse", false, "%s answer has no usable AuthenticationResult", op);
+		cpk_reply_set(reply, "InvalidResponse", false,
+			      "%s answer has no usable AuthenticationResult", op);
 		goto out;
 	}
 	ret = 0;
