@@ -1,7 +1,8 @@
 /*
- * lib/cognito.c: pure parser/classification tests (always), and the client
- * against the local emulator over HTTPS with a throw-away CA (when EMU_URL
- * and EMU_CA are set; tests/unit/cognito.test starts the emulator).
+ * lib/cognito.c, cognito_parse.c, http.c and retry.c: pure parser and
+ * classification tests (always), and the client against the local emulator
+ * over HTTPS with a throw-away CA (when EMU_URL and EMU_CA are set;
+ * tests/unit/cognito.test starts the emulator).
  */
 #include <arpa/inet.h>
 #include <check.h>
