@@ -205,7 +205,7 @@ cpk_run_defer_all(struct run *r, const char *code, const char *detail)
 	return cpk_run_admin_only(r->stop_code) ? CPK_USAGE : CPK_PENDING;
 }
 
-/* ---- deletion ------------------------------------------------------- */
+/* ---- outcomes of credentials ---------------------------------------- */
 
 /*
  * Record a final outcome, after Cognito confirmed it: history first, then
@@ -288,7 +288,6 @@ cpk_run_dry_run_report(struct run *r)
 }
 
 /* ---- completion ------------------------------------------------------- */
-
 
 static void
 complete(struct run *r, const struct cpk_request *req)

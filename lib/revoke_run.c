@@ -18,6 +18,8 @@
 #include <syslog.h>
 #include <unistd.h>
 
+/* ---- token and client ------------------------------------------------- */
+
 static void
 token_rejected(struct run *r, const struct cpk_reply *reply)
 {
@@ -26,8 +28,6 @@ token_rejected(struct run *r, const struct cpk_reply *reply)
 		  "detail", reply->message[0] != '\0' ? reply->message : NULL,
 		  "run_by", r->run_by, (const char *)NULL);
 }
-
-/* ---- token and client ------------------------------------------------- */
 
 /*
  * The refresh worked but its tokens are not in the cache.  After a
@@ -219,6 +219,8 @@ list_credentials(struct run *r)
 	return rc;
 }
 
+/* ---- deletions ------------------------------------------------------ */
+
 /* One DeleteWebAuthnCredential, with one refresh on NotAuthorizedException. */
 static int
 delete_one(struct run *r, struct choice *c)
@@ -259,6 +261,8 @@ delete_one(struct run *r, struct choice *c)
 	cpk_run_stop_from_reply(r, &reply);
 	return -1;
 }
+
+/* ---- the run ---------------------------------------------------------- */
 
 static int
 carry_out(struct run *r)
