@@ -6,7 +6,10 @@
 #include "report.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "util.h"
 
 #define MAX_FIELDS	4
 
@@ -21,15 +24,21 @@ cpk_status_word(int status)
 	}
 }
 
-/* The report must stay one line per outcome, tab-separated. */
+/*
+ * The report must stay one line per outcome, tab-separated: cpk_printable
+ * escapes a tab or a newline (\x09, \x0a) like every byte a terminal
+ * would act on, and keeps UTF-8 names whole.
+ */
 static void
 write_field(FILE *fp, const char *s)
 {
-	for (; s != NULL && *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
+	char *safe;
 
-		fputc(c < 0x20 || c == 0x7f ? '?' : c, fp);
-	}
+	if (s == NULL || *s == '\0')
+		return;
+	safe = cpk_printable_dup(s);
+	fputs(safe != NULL ? safe : "?", fp);	/* ENOMEM: the line keeps its shape */
+	free(safe);
 }
 
 void

@@ -82,7 +82,7 @@ main(int argc, char **argv)
 	sprintf(body, "{\"AccessToken\":\"%s\",\"MaxResults\":20}", token);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	h = curl_slist_append(h, "Content-Type: application/x-amz-json-1.1");
-	/* as lib/cognito.c: no 100-continue round trip for the ~1 KB body */
+	/* as lib/http.c: no 100-continue round trip for the ~1 KB body */
 	h = curl_slist_append(h, "Expect:");
 	h = curl_slist_append(h, "X-Amz-Target: AWSCognitoIdentityProviderService."
 			      "ListWebAuthnCredentials");

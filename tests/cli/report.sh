@@ -31,7 +31,7 @@ cli_log_mark
 helper
 cli_rc "a credential refused for good -> 3" 3
 cli_check "deleted line" grep -qx "deleted${tab}YubiKey 5C${tab}k1" "$SANDBOX/out"
-cli_check "failed line with the code" grep -qx "failed${tab}evil?name?line2${tab}k2${tab}InvalidParameterException" "$SANDBOX/out"
+cli_check "failed line with the code" grep -qx "failed${tab}evil\\\\x09name\\\\x0aline2${tab}k2${tab}InvalidParameterException" "$SANDBOX/out"
 cli_check "UTF-8 names pass" grep -qx "deleted${tab}Clé${tab}k3" "$SANDBOX/out"
 cli_check "absent line (name unknown)" grep -qx "absent${tab}${tab}nope" "$SANDBOX/out"
 cli_eq "four lines, one per outcome" "$(wc -l <"$SANDBOX/out")" 4

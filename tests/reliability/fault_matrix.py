@@ -247,7 +247,7 @@ class Matrix:
             cell.fail("%s: pending file with no request" % stage)
         if pending:
             # what the service deleted without our knowing must be held by
-            # id, so that the next run records it (lib/revoke.c remembers
+            # id, so that the next run records it (lib/revoke_select.c remembers
             # the ids a request chose before deleting any)
             held = [i for req in pending for i in req.get("ids") or []]
             for c in emu_deleted:

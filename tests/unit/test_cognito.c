@@ -1,7 +1,8 @@
 /*
- * lib/cognito.c: pure parser/classification tests (always), and the client
- * against the local emulator over HTTPS with a throw-away CA (when EMU_URL
- * and EMU_CA are set; tests/unit/cognito.test starts the emulator).
+ * lib/cognito.c, cognito_parse.c, http.c and retry.c: pure parser and
+ * classification tests (always), and the client against the local emulator
+ * over HTTPS with a throw-away CA (when EMU_URL and EMU_CA are set;
+ * tests/unit/cognito.test starts the emulator).
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -116,10 +117,13 @@ START_TEST(parse_error_forms)
 	perr("{\"__type\":\"A\"} trailing", NULL, &r);
 	ck_assert_str_eq(r.code, "");
 
-	/* control bytes never reach an audit line */
+	/* control bytes never reach an audit line: cpk_printable's \xNN */
 	perr("{\"__type\":\"Bad\\nCode\",\"message\":\"a\\u0001b\"}", NULL, &r);
-	ck_assert_str_eq(r.code, "Bad?Code");
-	ck_assert_str_eq(r.message, "a?b");
+	ck_assert_str_eq(r.code, "Bad\\x0aCode");
+	ck_assert_str_eq(r.message, "a\\x01b");
+	/* valid UTF-8 stays whole, a stray byte is escaped */
+	perr("{\"__type\":\"X\",\"message\":\"Cl\xc3\xa9 \xff\"}", NULL, &r);
+	ck_assert_str_eq(r.message, "Cl\xc3\xa9 \\xff");
 }
 END_TEST
 
@@ -175,6 +179,9 @@ START_TEST(parse_page)
 	BAD("{\"Credentials\":{}}");
 	BAD("{\"Credentials\":[{\"CredentialId\":\"D\"},{\"FriendlyCredentialName\":\"no id\"}]}");
 	BAD("{\"Credentials\":[{\"CredentialId\":7}]}");
+	/* an id outside the one rule (util.h) would be stored, then refused on reading */
+	BAD("{\"Credentials\":[{\"CredentialId\":\"a b\"}]}");
+	BAD("{\"Credentials\":[{\"CredentialId\":\"\"}]}");
 	BAD("{\"Credentials\":[{\"CredentialId\":\"D\",\"CreatedAt\":\"yesterday\"}]}");
 	BAD("{\"Credentials\":[{\"CredentialId\":\"D\",\"AuthenticatorTransports\":[\"usb\",1]}]}");
 	BAD("{\"Credentials\":[],\"NextToken\":5}");
