@@ -91,6 +91,9 @@ int cpk_client_new(struct cpk_client **out, const struct cpk_config *cfg,
 		   struct cpk_reply *reply);
 void cpk_client_free(struct cpk_client *c);
 void cpk_client_set_before_request(struct cpk_client *c, cpk_before_request_fn fn, void *ctx);
+/* The run's shared retry quota (quota.h); NULL: retries bounded by max_attempts only. */
+struct cpk_retry_quota;
+void cpk_client_set_retry_quota(struct cpk_client *c, struct cpk_retry_quota *q);
 
 /* Every page, MaxResults 20.  On failure *out is left empty. */
 int cpk_list_credentials(struct cpk_client *c, const char *access_token,

@@ -18,6 +18,7 @@
  * Nothing here logs: callers get a struct cpk_reply and never a token.
  */
 #include "http.h"
+#include "quota.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -57,71 +58,12 @@ struct cpk_client {
 	bool no_slot;		/* the rate wait ran into the deadline */
 	char hdr_request_id[96];
 	char hdr_error_type[256];	/* "Code:http://internal.amazon.com/..." */
+	char hdr_retry_after[64];	/* Retry-After: seconds or an HTTP date */
+	char hdr_amz_retry_after[32];	/* x-amz-retry-after: milliseconds */
+	struct cpk_retry_quota *quota;	/* shared by a run's workers; may be NULL */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
-/* ---------------------------------------------------------------------- */
-/* buffers that may hold secrets: never realloc (it would leave a copy)    */
-
-void
-cpk_buf_wipe(struct cpk_buf *b)
-{
-	cpk_wipe(b->p, b->cap);
-	b->len = 0;
-	if (b->p != NULL)
-		b->p[0] = '\0';
-}
-
-void
-cpk_buf_free(struct cpk_buf *b)
-{
-	cpk_wipe(b->p, b->cap);
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
-
-int
-cpk_buf_reserve(struct cpk_buf *b, size_t extra)
-{
-	size_t need, cap;
-	char *p;
-
-	if (extra > SIZE_MAX / 2 - b->len)
-		return -1;
-	need = b->len + extra + 1;
-	if (need <= b->cap)
-		return 0;
-	cap = b->cap > 0 ? b->cap : 1024;
-	while (cap < need)
-		cap *= 2;
-	if ((p = malloc(cap)) == NULL)
-		return -1;
-	if (b->len > 0)
-		memcpy(p, b->p, b->len);
-	p[b->len] = '\0';
-	cpk_wipe(b->p, b->cap);
-	free(b->p);
-	b->p = p;
-	b->cap = cap;
-	return 0;
-}
-
-int
-cpk_buf_add(struct cpk_buf *b, const char *s, size_t n)
-{
-	if (cpk_buf_reserve(b, n) < 0)
-		return -1;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return 0;
-}
-
-int
-cpk_buf_adds(struct cpk_buf *b, const char *s)
-{
-	return cpk_buf_add(b, s, strlen(s));
-}
 /* ---------------------------------------------------------------------- */
 /* replies                                                                */
 
@@ -248,10 +190,15 @@ on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 	if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
 		c->hdr_request_id[0] = '\0';
 		c->hdr_error_type[0] = '\0';
+		c->hdr_retry_after[0] = '\0';
+		c->hdr_amz_retry_after[0] = '\0';
 		return n;
 	}
-	if (!header_value(ptr, n, "x-amzn-RequestId", c->hdr_request_id, sizeof(c->hdr_request_id)))
-		header_value(ptr, n, "x-amzn-ErrorType", c->hdr_error_type, sizeof(c->hdr_error_type));
+	if (!header_value(ptr, n, "x-amzn-RequestId", c->hdr_request_id, sizeof(c->hdr_request_id)) &&
+	    !header_value(ptr, n, "x-amzn-ErrorType", c->hdr_error_type, sizeof(c->hdr_error_type)) &&
+	    !header_value(ptr, n, "Retry-After", c->hdr_retry_after, sizeof(c->hdr_retry_after)))
+		header_value(ptr, n, "x-amz-retry-after", c->hdr_amz_retry_after,
+			     sizeof(c->hdr_amz_retry_after));
 	return n;
 }
 
@@ -425,6 +372,12 @@ cpk_client_set_before_request(struct cpk_client *c, cpk_before_request_fn fn, vo
 	c->before_ctx = ctx;
 }
 
+void
+cpk_client_set_retry_quota(struct cpk_client *c, struct cpk_retry_quota *q)
+{
+	c->quota = q;
+}
+
 unsigned int
 cpk_client_connections(const struct cpk_client *c)
 {
@@ -556,15 +509,43 @@ out:
 }
 
 /*
- * AWS standard retry mode inside the shared deadline.  When the next delay
- * would leave less than RETRY_MIN_LEFT_MS, stop and report the last error
- * as it was (its code kept), so that the caller sees e.g. "throttled", not
- * a bare "Timeout".
+ * The wait before another attempt: the backoff, or the server's own
+ * Retry-After / x-amz-retry-after when it asks for longer.  -1: no retry,
+ * because the deadline would not leave RETRY_MIN_LEFT_MS after the wait
+ * (a hint beyond the deadline is never waited for) or the run's retry
+ * quota cannot pay for it.  *paid is what the quota took.
+ */
+static long
+retry_wait(struct cpk_client *c, unsigned int n, struct cpk_reply *r, unsigned int *paid)
+{
+	long delay = cpk_retry_delay_ms(n, r->code);
+	long hint = cpk_retry_hint_ms(c->hdr_retry_after, c->hdr_amz_retry_after, time(NULL));
+
+	if (hint > delay)
+		delay = hint;
+	if (cpk_deadline_remaining_ms(c->dl) - delay < RETRY_MIN_LEFT_MS)
+		return -1;
+	if (c->quota != NULL &&
+	    (*paid = cpk_retry_quota_take(c->quota, strcmp(r->code, "Timeout") == 0)) == 0) {
+		char last[sizeof(r->message)];
+
+		snprintf(last, sizeof(last), "%s", r->message);
+		cpk_reply_set(r, "retry_quota_exhausted", true,
+			      "the run's retry quota is spent (last error %s: %.300s)", r->code, last);
+		return -1;
+	}
+	return delay;
+}
+
+/*
+ * AWS standard retry mode inside the shared deadline.  When no retry is
+ * made (retry_wait), report the last error as it was (its code kept), so
+ * that the caller sees e.g. "throttled", not a bare "Timeout".
  */
 int
 cpk_http_call(struct cpk_client *c, const char *op, const struct cpk_buf *req, struct cpk_reply *r)
 {
-	unsigned int n;
+	unsigned int n, paid = 0;
 	long delay;
 
 	for (n = 1;; n++) {
@@ -574,12 +555,14 @@ cpk_http_call(struct cpk_client *c, const char *op, const struct cpk_buf *req, s
 			return -1;
 		}
 		reply_reset_attempt(r);
-		if (attempt(c, op, req, r) == 0)
+		if (attempt(c, op, req, r) == 0) {
+			if (c->quota != NULL)
+				cpk_retry_quota_success(c->quota, paid);
 			return 0;
+		}
 		if (!r->retryable || n >= c->max_attempts)
 			return -1;
-		delay = cpk_retry_delay_ms(n, r->code);
-		if (cpk_deadline_remaining_ms(c->dl) - delay < RETRY_MIN_LEFT_MS)
+		if ((delay = retry_wait(c, n, r, &paid)) < 0)
 			return -1;
 		if (delay > 0)
 			cpk_sleep_ms(delay);

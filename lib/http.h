@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 #include "cognito.h"
 
 struct cpk_buf {
@@ -55,6 +56,12 @@ void cpk_http_done(struct cpk_client *c);
 
 /* retry.c: the delay before attempt+1 (full jitter, cognito.h) and the wait. */
 long cpk_retry_delay_ms(unsigned int attempt, const char *code);
+/*
+ * The wait a server asked for: x-amz-retry-after (milliseconds) first,
+ * else Retry-After (delay-seconds, or an HTTP date relative to now).
+ * Either may be "" (absent).  -1 when neither says anything usable.
+ */
+long cpk_retry_hint_ms(const char *retry_after, const char *amz_retry_after, time_t now);
 void cpk_sleep_ms(long ms);
 /* A curl failure (a CURLcode) that another attempt could get past. */
 bool cpk_curl_error_retryable(int code);

@@ -99,6 +99,7 @@ worker_main(const struct cpk_pool *pool, const char *user, int fd)
 	opts.dry_run = pool->dry_run;
 	opts.deadline = &dl;
 	opts.report = fp;
+	opts.retry_quota = pool->quota;
 	hook.rate = pool->rate;
 	hook.deadline = &dl;
 	if (pool->rate != NULL) {
@@ -222,8 +223,9 @@ start_more(const struct cpk_pool *pool, struct worker *w, unsigned int jobs,
 }
 
 int
-cpk_pool_run(const struct cpk_pool *pool, struct cpk_pool_result *res, size_t n)
+cpk_pool_run(const struct cpk_pool *pool_in, struct cpk_pool_result *res, size_t n)
 {
+	struct cpk_pool run = *pool_in, *pool = &run;
 	unsigned int jobs = pool->jobs;
 	struct pollfd pfd[CPK_POOL_MAX_JOBS];
 	struct worker *w;
@@ -232,9 +234,13 @@ cpk_pool_run(const struct cpk_pool *pool, struct cpk_pool_result *res, size_t n)
 
 	if (jobs < 1 || jobs > CPK_POOL_MAX_JOBS)
 		jobs = 1;
-	w = calloc(jobs, sizeof(*w));
-	if (w == NULL)
+	if ((run.quota = cpk_retry_quota_new()) == NULL)
 		return -1;
+	w = calloc(jobs, sizeof(*w));
+	if (w == NULL) {
+		cpk_retry_quota_free(run.quota);
+		return -1;
+	}
 	for (i = 0; i < jobs; i++)
 		w[i].fd = -1;
 	while (next < n || running > 0) {
@@ -262,5 +268,6 @@ cpk_pool_run(const struct cpk_pool *pool, struct cpk_pool_result *res, size_t n)
 	for (i = 0; i < jobs; i++)
 		free(w[i].buf);
 	free(w);
+	cpk_retry_quota_free(run.quota);
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include "audit.h"
 #include "config.h"
+#include "quota.h"
 #include "rate.h"
 #include "report.h"
 
@@ -32,6 +33,8 @@ struct cpk_pool {
 	const char *actor;
 	bool dry_run;
 	struct cpk_rate *rate;		/* shared by the workers; may be NULL */
+	/* the run's retry quota, shared by the workers: cpk_pool_run's own */
+	struct cpk_retry_quota *quota;
 	unsigned int jobs;		/* 1..CPK_POOL_MAX_JOBS */
 	/* called in the parent as each user's run ends (in the order they end) */
 	void (*finished)(void *ctx, const struct cpk_pool_result *res);
@@ -40,7 +43,10 @@ struct cpk_pool {
 
 /* One result a user, nothing run yet (status CPK_USAGE). */
 void cpk_pool_results_init(struct cpk_pool_result *res, char *const *users, size_t n);
-/* Run every user of res, at most pool->jobs at a time.  0, or -1 (ENOMEM). */
+/*
+ * Run every user of res, at most pool->jobs at a time, under one retry
+ * quota (quota.h) for them all.  0, or -1 (ENOMEM).
+ */
 int cpk_pool_run(const struct cpk_pool *pool, struct cpk_pool_result *res, size_t n);
 void cpk_pool_results_free(struct cpk_pool_result *res, size_t n);
 

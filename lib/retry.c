@@ -4,7 +4,8 @@
  *
  * An answer is retried for throttling, transient codes and 5xx; a curl
  * failure for anything that can heal (not a TLS verification failure, not
- * our own setup).  The delay is full-jitter exponential backoff.
+ * our own setup).  The delay is full-jitter exponential backoff, or the
+ * server's Retry-After / x-amz-retry-after when that is longer.
  */
 #include "http.h"
 
@@ -109,6 +110,46 @@ long
 cpk_retry_delay_ms(unsigned int attempt, const char *code)
 {
 	return cpk_backoff_ms(attempt, cpk_code_is_throttling(code), random_unit());
+}
+
+/* A server's hint is bounded: the deadline bounds it anyway, and a day is
+ * no hint. */
+#define HINT_MAX_MS	(24L * 3600 * 1000)
+
+static long
+digits_value(const char *s, long max)
+{
+	long v = 0;
+
+	if (*s == '\0' || strspn(s, "0123456789") != strlen(s))
+		return -1;
+	for (; *s != '\0'; s++) {
+		v = v * 10 + (*s - '0');
+		if (v > max)
+			return max;
+	}
+	return v;
+}
+
+long
+cpk_retry_hint_ms(const char *retry_after, const char *amz_retry_after, time_t now)
+{
+	long v;
+	time_t at;
+
+	if (amz_retry_after != NULL && (v = digits_value(amz_retry_after, HINT_MAX_MS)) >= 0)
+		return v;
+	if (retry_after == NULL || *retry_after == '\0')
+		return -1;
+	if ((v = digits_value(retry_after, HINT_MAX_MS / 1000)) >= 0)
+		return v * 1000;
+	/* an HTTP date (RFC 9110 section 10.2.3), parsed by libcurl */
+	at = curl_getdate(retry_after, &now);
+	if (at == (time_t)-1)
+		return -1;
+	if (at <= now)
+		return 0;
+	return at - now > HINT_MAX_MS / 1000 ? HINT_MAX_MS : (long)(at - now) * 1000;
 }
 
 void

@@ -18,6 +18,7 @@ struct cpk_run_opts {
 	const struct cpk_deadline *deadline;	/* NULL: cfg->timeout from now */
 	cpk_before_request_fn before_request;	/* rate limiting; may be NULL */
 	void *before_request_ctx;
+	struct cpk_retry_quota *retry_quota;	/* shared by a run's workers; may be NULL */
 	/*
 	 * Machine-readable outcomes (the PAM module's notify), the outcome
 	 * lines of report.h.  <name> is the FriendlyCredentialName, empty

@@ -98,6 +98,7 @@ prepare_token(struct run *r)
 	if (r->opts->before_request != NULL)
 		cpk_client_set_before_request(r->client, r->opts->before_request,
 					      r->opts->before_request_ctx);
+	cpk_client_set_retry_quota(r->client, r->opts->retry_quota);
 	if (cpk_token_expiring(r->tc, cpk_now()) && refresh_token(r, &reply) < 0) {
 		cpk_run_stop_from_reply(r, &reply);
 		return -1;

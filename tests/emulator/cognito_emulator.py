@@ -22,6 +22,7 @@ JWE-shaped strings kept in a table.
 
 import argparse
 import base64
+import email.utils
 import hashlib
 import hmac
 import http.server
@@ -386,6 +387,14 @@ def parse_fault(text):
     head, _, rest = text.partition(":")
     if head in FAULT_SHORTCUTS and not rest:
         return ("error", (FAULT_SHORTCUTS[head], None))
+    if head in ("retryafter", "amzretryafter"):
+        # throttled, with a hint: Retry-After (seconds, or an HTTP date
+        # with retryafter:date:SECONDS) or x-amz-retry-after (milliseconds)
+        form, _, value = rest.rpartition(":")
+        if not value.isdigit() or form not in ("", "date") or \
+                (form == "date" and head != "retryafter"):
+            raise ValueError("retryafter:[date:]SECONDS or amzretryafter:MS")
+        return ("retryafter", (head, form, int(value)))
     if head == "error":
         code, _, message = rest.partition(":")
         if not CODE_RE.fullmatch(code):
@@ -1328,7 +1337,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         content_type = AMZ_JSON
         declared = None
         code = None
-        if kind in ("error", "namespaced", "headeronly", "codefield"):
+        if kind == "retryafter":
+            code, message, status = "TooManyRequestsException", "Rate exceeded", 400
+            payload = wire_json({"__type": code, "message": message})
+            extra.append(("x-amzn-ErrorType", code + ERROR_TYPE_SUFFIX))
+            header, form, value = args
+            if header == "amzretryafter":
+                extra.append(("x-amz-retry-after", str(value)))
+            elif form == "date":
+                extra.append(("Retry-After", email.utils.formatdate(
+                    time.time() + value, usegmt=True)))
+            else:
+                extra.append(("Retry-After", str(value)))
+        elif kind in ("error", "namespaced", "headeronly", "codefield"):
             code = args[0]
             message = (args[1] if kind == "error" else None) or DEFAULT_MESSAGES.get(
                 code, "Injected %s" % code)

@@ -20,6 +20,8 @@
 #include <json-c/json.h>
 
 #include "cognito.h"
+#include "http.h"
+#include "quota.h"
 #include "config.h"
 #include "util.h"
 
@@ -362,6 +364,50 @@ START_TEST(retry_classification)
 	ck_assert(!cpk_answer_retryable("InvalidParameterException", 429));
 	ck_assert(!cpk_answer_retryable("ForbiddenException", 400));
 	ck_assert(!cpk_answer_retryable("PasswordResetRequiredException", 400));
+}
+END_TEST
+
+/* A server's wait: x-amz-retry-after (ms) first, Retry-After in seconds or
+ * as an HTTP date; nonsense is no hint; a day at most. */
+START_TEST(retry_hint)
+{
+	time_t now = 1700000000;	/* Tue, 14 Nov 2023 22:13:20 GMT */
+
+	ck_assert_int_eq(cpk_retry_hint_ms("", "", now), -1);
+	ck_assert_int_eq(cpk_retry_hint_ms("2", "", now), 2000);
+	ck_assert_int_eq(cpk_retry_hint_ms("2", "1500", now), 1500);
+	ck_assert_int_eq(cpk_retry_hint_ms("", "250", now), 250);
+	ck_assert_int_eq(cpk_retry_hint_ms("Tue, 14 Nov 2023 22:13:25 GMT", "", now), 5000);
+	ck_assert_int_eq(cpk_retry_hint_ms("Tue, 14 Nov 2023 22:13:00 GMT", "", now), 0);
+	ck_assert_int_eq(cpk_retry_hint_ms("soon", "", now), -1);
+	ck_assert_int_eq(cpk_retry_hint_ms("-3", "x", now), -1);
+	ck_assert_int_eq(cpk_retry_hint_ms("99999999999999999999", "", now), 24L * 3600 * 1000);
+}
+END_TEST
+
+/* 500 tokens, 5 a retry, 10 after a timeout; a success gives back what its
+ * retry took, or 1, never above 500; an empty bucket pays for nothing. */
+START_TEST(retry_quota)
+{
+	struct cpk_retry_quota *q = cpk_retry_quota_new();
+	unsigned int i, paid = 0;
+
+	ck_assert_ptr_nonnull(q);
+	ck_assert_uint_eq(cpk_retry_quota_left(q), 500);
+	cpk_retry_quota_success(q, 0);
+	ck_assert_uint_eq(cpk_retry_quota_left(q), 500);
+	ck_assert_uint_eq(cpk_retry_quota_take(q, true), 10);
+	ck_assert_uint_eq(cpk_retry_quota_left(q), 490);
+	cpk_retry_quota_success(q, 10);
+	ck_assert_uint_eq(cpk_retry_quota_left(q), 500);
+	for (i = 0; i < 100; i++)
+		paid += cpk_retry_quota_take(q, false);
+	ck_assert_uint_eq(paid, 500);
+	ck_assert_uint_eq(cpk_retry_quota_take(q, false), 0);
+	cpk_retry_quota_success(q, 0);
+	ck_assert_uint_eq(cpk_retry_quota_left(q), 1);
+	ck_assert_uint_eq(cpk_retry_quota_take(q, false), 0);
+	cpk_retry_quota_free(q);
 }
 END_TEST
 
@@ -1375,6 +1421,8 @@ cognito_suite(void)
 	TCase *tc = tcase_create("pure");
 
 	tcase_add_test(tc, token_syntax);
+	tcase_add_test(tc, retry_hint);
+	tcase_add_test(tc, retry_quota);
 	tcase_add_test(tc, secret_hash_vector);
 	tcase_add_test(tc, parse_error_forms);
 	tcase_add_test(tc, parse_page);
