@@ -46,6 +46,22 @@ writeback_failed(struct run *r, const struct cpk_reply *reply)
 	}
 }
 
+/*
+ * A failed refresh blames the token only when Cognito refused the refresh
+ * token or a local rule refused the cache (codes in lower case).  A 5xx,
+ * throttling, the network or an endpoint that is not Cognito say nothing
+ * about the token: the run's revocation_deferred line names them, and a
+ * token_rejected would send the administrator after the wrong problem.
+ */
+static bool
+refresh_blames_token(const char *code)
+{
+	return strcmp(code, "NotAuthorizedException") == 0 ||
+	       strcmp(code, "RefreshTokenReuseException") == 0 ||
+	       (code[0] >= 'a' && code[0] <= 'z' && !cpk_run_admin_only(code) &&
+		strcmp(code, "retry_quota_exhausted") != 0);
+}
+
 static int verify_identity(struct run *r, struct cpk_reply *reply);
 
 static int
@@ -61,8 +77,7 @@ refresh_token(struct run *r, struct cpk_reply *reply)
 		return -1;
 	}
 	if (cpk_token_refresh(r->cfg, &r->pw, r->tc, r->client, reply) < 0) {
-		/* a broken client_secret_file is not the user's token's fault */
-		if (!cpk_run_admin_only(reply->code))
+		if (refresh_blames_token(reply->code))
 			token_rejected(r, reply);
 		return -1;
 	}

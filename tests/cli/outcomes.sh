@@ -122,6 +122,24 @@ pr_out -x alice
 cli_rc "expired token -> refreshed -> done" 0
 cli_check "token_refreshed" cli_log_has 'event=token_refreshed user=alice'
 
+# a refresh that fails for a transient reason says nothing about the token:
+# deferred with the real error, no token_rejected; a refused refresh token is
+cli_config "max_attempts = 1"
+fresh '"Ttl": -30'
+cli_fault GetTokensFromRefreshToken '["internal"]'
+pr_out -x alice
+cli_rc "refresh answered InternalErrorException -> pending" 2
+cli_check "deferred InternalErrorException" \
+	cli_log_has 'event=revocation_deferred user=alice error=InternalErrorException'
+cli_eq "no token_rejected" "$(cli_log_count 'event=token_rejected')" 0
+fresh '"Ttl": -30'
+cli_fault GetTokensFromRefreshToken '["error:NotAuthorizedException:Refresh Token has expired"]'
+pr_out -x alice
+cli_rc "refresh token refused -> pending" 2
+cli_check "token_rejected NotAuthorizedException" \
+	cli_log_has 'event=token_rejected user=alice error=NotAuthorizedException'
+cli_config
+
 cli_config "refresh = no"
 fresh '"Ttl": -30'
 pr_out -x alice
