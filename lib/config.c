@@ -7,6 +7,7 @@
  * module's configuration is a hole nobody sees.
  */
 #include "config.h"
+#include "config_int.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -45,12 +46,6 @@ static const char *const fail_choices[] = { "open", "closed", NULL };
 static const char *const refresh_api_choices[] = { "get_tokens", "initiate_auth", NULL };
 static const char *const fleet_choices[] = { "none", "etcd", NULL };
 
-static bool client_id_valid(const char *s);
-static bool endpoint_syntax_valid(const char *s);
-static bool proxy_valid(const char *s);
-static bool template_valid(const char *s);
-static bool etcd_prefix_valid(const char *s);
-static int endpoints_check(const char *s, char *why, size_t len);
 
 #define OFF(m) offsetof(struct cpk_config, m)
 static const struct key keys[] = {
@@ -58,16 +53,16 @@ static const struct key keys[] = {
 	  "an AWS region such as eu-west-1", NULL, NULL },
 	{ "user_pool_id", K_STRING, OFF(user_pool_id), 0, 0, cpk_user_pool_id_valid,
 	  "a user pool id such as eu-west-1_AbC123", NULL, NULL },
-	{ "client_id", K_STRING, OFF(client_id), 0, 0, client_id_valid,
+	{ "client_id", K_STRING, OFF(client_id), 0, 0, cpk_client_id_valid,
 	  "1 to 128 letters, digits, '_' or '+'", NULL, NULL },
-	{ "expect_username", K_STRING, OFF(expect_username), 0, 0, template_valid,
+	{ "expect_username", K_STRING, OFF(expect_username), 0, 0, cpk_template_valid,
 	  "'none', or a template using only %u, %U, %h and %%", NULL, NULL },
 	{ "client_secret_file", K_PATH, OFF(client_secret_file), 0, 0, NULL, NULL, NULL, NULL },
-	{ "endpoint_url", K_STRING, OFF(endpoint_url), 0, 0, endpoint_syntax_valid,
+	{ "endpoint_url", K_STRING, OFF(endpoint_url), 0, 0, cpk_endpoint_syntax_valid,
 	  "https://host[:port]/, or http:// to a loopback address", NULL, NULL },
 	{ "use_fips", K_BOOL, OFF(use_fips), 0, 0, NULL, NULL, NULL, NULL },
 	{ "ca_file", K_PATH, OFF(ca_file), 0, 0, NULL, NULL, NULL, NULL },
-	{ "proxy", K_STRING, OFF(proxy), 0, 0, proxy_valid,
+	{ "proxy", K_STRING, OFF(proxy), 0, 0, cpk_proxy_valid,
 	  "http://host:port or https://host:port", NULL, NULL },
 	{ "token_cache", K_TEMPLATE, OFF(token_cache), 0, 0, NULL, NULL, NULL, NULL },
 	{ "state_dir", K_PATH, OFF(state_dir), 0, 0, NULL, NULL, NULL, NULL },
@@ -82,12 +77,12 @@ static const struct key keys[] = {
 	{ "dry_run", K_BOOL, OFF(dry_run), 0, 0, NULL, NULL, NULL, NULL },
 	{ "fleet", K_ENUM, OFF(fleet), 0, 0, NULL, NULL, fleet_choices, NULL },
 	{ "etcd_endpoints", K_STRING, OFF(etcd_endpoints), 0, 0, NULL, NULL, NULL,
-	  endpoints_check },
+	  cpk_endpoints_check },
 	{ "etcd_ca_file", K_PATH, OFF(etcd_ca_file), 0, 0, NULL, NULL, NULL, NULL },
 	{ "etcd_cert_file", K_PATH, OFF(etcd_cert_file), 0, 0, NULL, NULL, NULL, NULL },
 	{ "etcd_key_file", K_PATH, OFF(etcd_key_file), 0, 0, NULL, NULL, NULL,
 	  cpk_key_file_check },
-	{ "etcd_prefix", K_STRING, OFF(etcd_prefix), 0, 0, etcd_prefix_valid,
+	{ "etcd_prefix", K_STRING, OFF(etcd_prefix), 0, 0, cpk_etcd_prefix_valid,
 	  "a key prefix that starts and ends with '/', at most 128 printable characters", NULL, NULL },
 	{ "host_name", K_STRING, OFF(host_name), 0, 0, cpk_host_name_valid,
 	  "a host name of at most 64 letters, digits, '-', '.' or '_'", NULL, NULL },
@@ -97,274 +92,6 @@ static const struct key keys[] = {
 
 #define FIELD(cfg, k, type) ((type *)(void *)((char *)(cfg) + (k)->offset))
 #define CFIELD(cfg, k, type) ((type const *)(const void *)((const char *)(cfg) + (k)->offset))
-
-bool
-cpk_region_valid(const char *s)
-{
-	/* partition prefix, one or more words, a number: us-gov-east-1 */
-	size_t i = 0, words = 0;
-
-	if (s == NULL || strlen(s) > 32)
-		return false;
-	if (!islower((unsigned char)s[0]) || !islower((unsigned char)s[1]) || s[2] != '-')
-		return false;
-	i = 3;
-	for (;;) {
-		size_t start = i;
-
-		while (islower((unsigned char)s[i]))
-			i++;
-		if (i == start || s[i] != '-')
-			break;
-		i++;
-		words++;
-	}
-	if (words == 0 || !isdigit((unsigned char)s[i]))
-		return false;
-	while (isdigit((unsigned char)s[i]))
-		i++;
-	return s[i] == '\0';
-}
-
-bool
-cpk_user_pool_id_valid(const char *s)
-{
-	const char *us;
-	char region[40];
-	size_t n;
-
-	if (s == NULL || strlen(s) > 55 || (us = strchr(s, '_')) == NULL)
-		return false;
-	n = (size_t)(us - s);
-	if (n >= sizeof(region))
-		return false;
-	memcpy(region, s, n);
-	region[n] = '\0';
-	if (!cpk_region_valid(region) || us[1] == '\0')
-		return false;
-	for (us++; *us != '\0'; us++)
-		if (!isalnum((unsigned char)*us))
-			return false;
-	return true;
-}
-
-static bool
-client_id_valid(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 128)
-		return false;
-	for (; *s != '\0'; s++)
-		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '+')
-			return false;
-	return true;
-}
-
-static bool
-template_valid(const char *s)
-{
-	if (*s == '\0')
-		return false;
-	for (; *s != '\0'; s++) {
-		if (*s != '%')
-			continue;
-		s++;
-		if (*s != 'u' && *s != 'U' && *s != 'h' && *s != '%')
-			return false;
-	}
-	return true;
-}
-
-/* A host we accept plain http:// for: nothing leaves the machine. */
-static bool
-host_is_loopback(const char *host, size_t len)
-{
-	struct in_addr a4;
-	struct in6_addr a6;
-	char buf[64];
-
-	if (len == 0 || len >= sizeof(buf))
-		return false;
-	memcpy(buf, host, len);
-	buf[len] = '\0';
-	if (strcasecmp(buf, "localhost") == 0)
-		return true;
-	if (inet_pton(AF_INET, buf, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (buf[0] == '[' && buf[len - 1] == ']') {
-		buf[len - 1] = '\0';
-		return inet_pton(AF_INET6, buf + 1, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
-	}
-	return false;
-}
-
-int
-cpk_endpoint_url_check(const char *url, char *err, size_t errlen)
-{
-	const char *host, *end;
-	bool plain;
-
-	if (strncmp(url, "https://", 8) == 0) {
-		plain = false;
-		host = url + 8;
-	} else if (strncmp(url, "http://", 7) == 0) {
-		plain = true;
-		host = url + 7;
-	} else {
-		snprintf(err, errlen, "'%s' is not an https:// URL", url);
-		return -1;
-	}
-	for (end = url; *end != '\0'; end++) {
-		if ((unsigned char)*end <= ' ' || *end == '@' || *end == '\\' || *end == '#' || *end == '?') {
-			snprintf(err, errlen, "'%s': URLs with credentials, spaces, queries or fragments are refused", url);
-			return -1;
-		}
-	}
-	if (host[0] == '[')
-		end = strchr(host, ']') != NULL ? strchr(host, ']') + 1 : host;
-	else
-		end = host + strcspn(host, ":/");
-	if (end == host) {
-		snprintf(err, errlen, "'%s': no host", url);
-		return -1;
-	}
-	if (plain && !host_is_loopback(host, (size_t)(end - host))) {
-		snprintf(err, errlen, "'%s': http:// is accepted for loopback addresses only", url);
-		return -1;
-	}
-	return 0;
-}
-
-static bool
-endpoint_syntax_valid(const char *s)
-{
-	char err[CPK_ERR_LEN];
-
-	return cpk_endpoint_url_check(s, err, sizeof(err)) == 0;
-}
-
-/* One element of a comma-separated list: [p, end) without blanks around. */
-static const char *
-list_element(const char *p, const char **start, size_t *len)
-{
-	const char *end;
-
-	while (*p == ' ' || *p == '\t')
-		p++;
-	*start = p;
-	end = p + strcspn(p, ",");
-	*len = (size_t)(end - p);
-	while (*len > 0 && (p[*len - 1] == ' ' || p[*len - 1] == '\t'))
-		(*len)--;
-	return *end == ',' ? end + 1 : NULL;
-}
-
-int
-cpk_endpoint_list_parse(const char *list, struct cpk_endpoints *out, char *err, size_t errlen)
-{
-	const char *p = list, *start;
-	char *url;
-	size_t len;
-
-	memset(out, 0, sizeof(*out));
-	while (p != NULL) {
-		p = list_element(p, &start, &len);
-		if (len == 0) {
-			snprintf(err, errlen, "an empty element in the list");
-			return -1;
-		}
-		if (out->n == CPK_ETCD_MAX_ENDPOINTS || len >= CPK_URL_MAX) {
-			snprintf(err, errlen, "more than %d endpoints, or one longer than %d bytes",
-				 CPK_ETCD_MAX_ENDPOINTS, CPK_URL_MAX - 1);
-			return -1;
-		}
-		url = out->url[out->n];
-		memcpy(url, start, len);
-		url[len] = '\0';
-		if (cpk_endpoint_url_check(url, err, errlen) < 0)
-			return -1;
-		/* the gateway's paths are appended: "/v3/kv/range" */
-		while (len > 0 && url[len - 1] == '/')
-			url[--len] = '\0';
-		out->n++;
-	}
-	return 0;
-}
-
-static int
-endpoints_check(const char *s, char *why, size_t len)
-{
-	struct cpk_endpoints eps;
-
-	return cpk_endpoint_list_parse(s, &eps, why, len);
-}
-
-int
-cpk_key_file_check(const char *path, char *err, size_t errlen)
-{
-	struct stat st;
-
-	if (stat(path, &st) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
-		return -1;
-	}
-	/* a client key anyone else can read is anyone's key to the fleet */
-	if (st.st_uid != 0 || (st.st_mode & 0177) != 0) {
-		snprintf(err, errlen, "%s: must be owned by root, mode 0600 or stricter", path);
-		return -1;
-	}
-	return 0;
-}
-
-static bool
-etcd_prefix_valid(const char *s)
-{
-	size_t n = strlen(s), i;
-
-	if (n == 0 || n > 128 || s[0] != '/' || s[n - 1] != '/')
-		return false;
-	for (i = 0; i < n; i++)
-		if (!isgraph((unsigned char)s[i]))
-			return false;
-	return true;
-}
-
-bool
-cpk_host_name_valid(const char *s)
-{
-	size_t n = strlen(s), i;
-
-	if (n == 0 || n > CPK_HOST_NAME_MAX || s[0] == '-' || s[0] == '.')
-		return false;
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '.' && s[i] != '_')
-			return false;
-	return true;
-}
-
-static bool
-proxy_valid(const char *s)
-{
-	const char *host;
-
-	if (strncmp(s, "http://", 7) == 0)
-		host = s + 7;
-	else if (strncmp(s, "https://", 8) == 0)
-		host = s + 8;
-	else
-		return false;
-	if (*host == '\0' || *host == '/' || *host == ':')
-		return false;
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s <= ' ')
-			return false;
-	return true;
-}
 
 static int
 set_string(char **field, const char *value)
@@ -554,7 +281,7 @@ cpk_config_set(struct cpk_config *cfg, const char *name, const char *value,
 		}
 		break;
 	case K_TEMPLATE:
-		if (!template_valid(value) || (value[0] != '/' && strncmp(value, "%h", 2) != 0) ||
+		if (!cpk_template_valid(value) || (value[0] != '/' && strncmp(value, "%h", 2) != 0) ||
 		    strlen(value) >= PATH_MAX) {
 			snprintf(err, errlen, "%s: %s: '%s' is not an absolute path template "
 				 "(%%h, %%u, %%U, %%%%)", origin, name, value);
