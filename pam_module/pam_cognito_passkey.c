@@ -18,6 +18,7 @@
  */
 #include "audit.h"
 #include "config.h"
+#include "launch.h"
 #include "report.h"
 #include "spawn.h"
 #include "util.h"
@@ -25,7 +26,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -48,16 +48,12 @@
 
 /* On top of `timeout`: the helper's start-up and its last audit lines. */
 #define HELPER_GRACE_MS		2000
-/* The helper's report for notify; more is read and dropped. */
-#define REPORT_MAX		(64 * 1024)
 /* How much of a passkey's name the user is shown. */
 #define NAME_SHOWN_MAX		64
 /* The child's status when execve() failed (the helper never exits so). */
 #define HELPER_EXEC_FAILED	127
 /* ... and when it could not become root or shed the caller's attributes. */
 #define HELPER_SETUP_FAILED	126
-/* Reaping after EOF: how long to sleep between WNOHANG polls. */
-#define REAP_POLL_MS		10
 
 /* What came of a run, before fail=open|closed turns it into a PAM code. */
 enum outcome {
@@ -79,15 +75,6 @@ struct module {
 	char service[65];		/* PAM_SERVICE, reduced to a safe token */
 };
 
-/* The helper as seen from here. */
-struct helper_run {
-	pid_t pid;
-	int fd;				/* read end of its stdout */
-	char *report;			/* what it printed, NUL-terminated */
-	size_t len;
-	bool killed;			/* by our deadline */
-	int status;			/* from waitpid() */
-};
 
 /*----------------------------------------------------------------------
  * Logging: every line goes through pam_syslog, which prefixes
@@ -302,17 +289,23 @@ out:
 /*
  * In the child, between fork() and execve(): only async-signal-safe
  * calls (the host may be threaded).  The child starts with every signal
- * blocked (spawn_helper), becomes fully root with the calling user's
+ * blocked (cpk_launch_start), becomes fully root with the calling user's
  * limits, priorities, signal settings, session and cwd left behind
  * (cpk_spawn_reset, which ends with an empty mask), then stdout is the
  * pipe, stdin and stderr /dev/null, every other descriptor closed, and
  * the environment empty: the helper takes nothing from the host but its
  * argv.
  */
+struct child {
+	pam_handle_t *pamh;
+	char **argv;
+};
+
 static void __attribute__((noreturn))
-child_exec(pam_handle_t *pamh, int out, char *const argv[])
+child_main(void *ctx, int out)
 {
 	static char *const envp[] = { NULL };
+	const struct child *ch = ctx;
 
 	if (cpk_spawn_reset() < 0)
 		_exit(HELPER_SETUP_FAILED);
@@ -324,137 +317,12 @@ child_exec(pam_handle_t *pamh, int out, char *const argv[])
 		_exit(HELPER_EXEC_FAILED);
 	}
 	/* after the limits are reset: libpam closes up to RLIMIT_NOFILE's hard value */
-	if (pam_modutil_sanitize_helper_fds(pamh, PAM_MODUTIL_NULL_FD, PAM_MODUTIL_IGNORE_FD,
+	if (pam_modutil_sanitize_helper_fds(ch->pamh, PAM_MODUTIL_NULL_FD, PAM_MODUTIL_IGNORE_FD,
 					    PAM_MODUTIL_NULL_FD) < 0 ||
 	    cpk_spawn_close_from(STDERR_FILENO + 1) < 0)
 		_exit(HELPER_EXEC_FAILED);
-	execve(CPK_HELPER_PATH, argv, envp);
+	execve(CPK_HELPER_PATH, ch->argv, envp);
 	_exit(HELPER_EXEC_FAILED);
-}
-
-/*
- * Fork and exec; run->pid and run->fd on success.  0 or -1 (logged).
- * Every signal is blocked across fork(), so that the child never runs a
- * handler of the host's (nor dies of the calling user's kill) before it
- * has reset them; the host's mask is back as soon as fork() returns.
- */
-static int
-spawn_helper(struct module *m, char *const argv[], struct helper_run *run)
-{
-	sigset_t all, saved;
-	int fds[2], fork_errno;
-
-	if (pipe2(fds, O_CLOEXEC) < 0) {
-		cpk_logmsg(&m->log, LOG_ERR, "pipe: %s", strerror(errno));
-		return -1;
-	}
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &saved);
-	run->pid = fork();
-	fork_errno = errno;
-	if (run->pid == 0)
-		child_exec(m->pamh, fds[1], argv);
-	sigprocmask(SIG_SETMASK, &saved, NULL);
-	if (run->pid < 0) {
-		cpk_logmsg(&m->log, LOG_ERR, "fork: %s", strerror(fork_errno));
-		close(fds[0]);
-		close(fds[1]);
-		return -1;
-	}
-	close(fds[1]);
-	run->fd = fds[0];
-	return 0;
-}
-
-/* Milliseconds to wait in poll(): what is left, capped to an int. */
-static int
-poll_ms(const struct cpk_deadline *dl, long cap)
-{
-	long left = cpk_deadline_remaining_ms(dl);
-
-	if (cap >= 0 && left > cap)
-		left = cap;
-	return left > INT_MAX ? INT_MAX : (int)left;
-}
-
-/*
- * Read the helper's stdout until EOF or the deadline.  Past REPORT_MAX
- * the bytes are read and dropped, so that the helper never blocks on a
- * full pipe.  Returns true on EOF.
- */
-static bool
-read_report(struct helper_run *run, const struct cpk_deadline *dl)
-{
-	char scratch[4096];
-	struct pollfd pfd = { .fd = run->fd, .events = POLLIN };
-	ssize_t n;
-
-	for (;;) {
-		int r = poll(&pfd, 1, poll_ms(dl, -1));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return false;	/* deadline, or poll failed: kill it */
-		if (run->report != NULL && run->len < REPORT_MAX)
-			n = read(run->fd, run->report + run->len, REPORT_MAX - run->len);
-		else
-			n = read(run->fd, scratch, sizeof(scratch));
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n <= 0)
-			return n == 0;
-		if (run->report != NULL && run->len < REPORT_MAX) {
-			run->len += (size_t)n;
-			run->report[run->len] = '\0';
-		}
-	}
-}
-
-/* After EOF the helper is exiting: reap it, or give up at the deadline. */
-static bool
-reap_before(struct helper_run *run, const struct cpk_deadline *dl)
-{
-	for (;;) {
-		pid_t r = waitpid(run->pid, &run->status, WNOHANG);
-
-		if (r == run->pid)
-			return true;
-		if (r < 0 && errno == ECHILD) {
-			/* reaped behind our back: never signal a pid we no longer own */
-			run->status = -1;
-			return true;
-		}
-		if (r < 0 && errno != EINTR)
-			return false;
-		if (cpk_deadline_expired(dl))
-			return false;
-		if (r == 0)
-			poll(NULL, 0, poll_ms(dl, REAP_POLL_MS));
-	}
-}
-
-/* SIGKILL cannot be caught: the blocking, EINTR-safe wait is bounded. */
-static void
-kill_and_reap(struct helper_run *run)
-{
-	pid_t r;
-
-	/* still ours (running or a zombie)?  Else its pid may be someone else's. */
-	while ((r = waitpid(run->pid, &run->status, WNOHANG)) < 0 && errno == EINTR)
-		;
-	if (r < 0) {
-		run->status = -1;
-		return;
-	}
-	if (r == run->pid)
-		return;		/* it ended just now: its own status stands */
-	run->killed = true;
-	kill(run->pid, SIGKILL);
-	while ((r = waitpid(run->pid, &run->status, 0)) < 0 && errno == EINTR)
-		;
-	if (r < 0)
-		run->status = -1;
 }
 
 /*
@@ -464,10 +332,11 @@ kill_and_reap(struct helper_run *run)
  * Returns 0 with run->status (or run->killed), -1 when it could not start.
  */
 static int
-run_helper(struct module *m, struct helper_run *run)
+run_helper(struct module *m, struct cpk_launch *run)
 {
 	struct sigaction dfl, saved;
 	struct cpk_deadline dl;
+	struct child child;
 	char **argv;
 	int rc = -1;
 
@@ -475,21 +344,17 @@ run_helper(struct module *m, struct helper_run *run)
 		cpk_logmsg(&m->log, LOG_CRIT, "out of memory");
 		return -1;
 	}
-	run->report = malloc(REPORT_MAX + 1);
-	if (run->report != NULL)
-		run->report[0] = '\0';
 	memset(&dfl, 0, sizeof(dfl));
 	dfl.sa_handler = SIG_DFL;
 	sigemptyset(&dfl.sa_mask);
 	sigaction(SIGCHLD, &dfl, &saved);
 
 	cpk_deadline_init_ms(&dl, (long)m->cfg.timeout * 1000 + HELPER_GRACE_MS);
-	if (spawn_helper(m, argv, run) < 0)
+	child.pamh = m->pamh;
+	child.argv = argv;
+	if (cpk_launch_start(run, child_main, &child, &m->log) < 0)
 		goto out;
-	if (!read_report(run, &dl) || !reap_before(run, &dl))
-		kill_and_reap(run);
-	close(run->fd);
-	run->fd = -1;
+	cpk_launch_wait(run, &dl);
 	rc = 0;
 out:
 	sigaction(SIGCHLD, &saved, NULL);
@@ -500,20 +365,6 @@ out:
 /*----------------------------------------------------------------------
  * Results.
  */
-
-/* Printable ASCII only: the name comes from Cognito, the user's terminal is ours. */
-static void
-printable_copy(char *out, size_t len, const char *in, size_t n)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < n && o + 1 < len; i++) {
-		unsigned char c = (unsigned char)in[i];
-
-		out[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-	}
-	out[o] = '\0';
-}
 
 /*
  * One message per revoked passkey, from the helper's "deleted" report
@@ -528,7 +379,8 @@ notify_one(struct module *m, const struct cpk_report_line *l)
 
 	if (name == NULL || (name[0] == '\0' && l->id != NULL))
 		name = l->id != NULL ? l->id : "";
-	printable_copy(shown, sizeof(shown), name, strlen(name));
+	/* the name comes from Cognito; the user's terminal is ours */
+	cpk_printable(shown, sizeof(shown), name);
 	pam_info(m->pamh, "Your passkey \"%s\" was revoked by your administrator.", shown);
 }
 
@@ -550,7 +402,7 @@ notify_user(struct module *m, char *report)
 
 /* What the helper's end means; logs what the helper could not log itself. */
 static enum outcome
-judge_helper(struct module *m, const struct helper_run *run)
+judge_helper(struct module *m, const struct cpk_launch *run)
 {
 	char detail[64];
 	int code;
@@ -600,7 +452,7 @@ judge_helper(struct module *m, const struct helper_run *run)
 static enum outcome
 carry_out(struct module *m)
 {
-	struct helper_run run = { .pid = -1, .fd = -1 };
+	struct cpk_launch run = { .pid = -1, .fd = -1 };
 	enum outcome o;
 
 	if (access(CPK_HELPER_PATH, X_OK) < 0) {

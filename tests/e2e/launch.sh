@@ -55,7 +55,7 @@ e2e_expect open_session PAM_SUCCESS "several outcomes"
 e2e_check "each deleted passkey announced" e2e_out_has '^info Your passkey "Phone" was revoked'
 e2e_check "absent passkeys not announced" e2e_out_lacks 'Gone'
 e2e_check "control bytes in a name are neutralised" \
-	e2e_out_has '^info Your passkey "Evil\?\[31mRed\?" was revoked'
+	e2e_out_has '^info Your passkey "Evil\\x1b\[31mRed\\x07" was revoked'
 e2e_check "a nameless passkey is shown by its id" e2e_out_has '^info Your passkey "NAMELESSID" was revoked'
 e2e_check "no raw escape reaches the terminal" bash -c "! grep -q $'\033' '$E2E_OUT'"
 e2e_drive -s cpk-test alice open_session

@@ -109,7 +109,11 @@ e2e_stub 'rec=$STUB_CONF.rec
 	echo "umask $(umask)"
 	echo "cwd $(pwd)"
 	echo "sid $(cut -d" " -f6 /proc/$$/stat) pid $$"
-	grep -E "^(SigIgn|SigBlk):" /proc/$$/status
+	# read by the shell itself: a forked grep would see the mask the shell
+	# holds while it waits for a child, not the one it inherited
+	while read -r l; do
+		case $l in SigIgn:* | SigBlk:*) echo "$l" ;; esac
+	done </proc/$$/status
 } >"$rec/attrs-$STUB_CALL"
 echo "$$" >"$rec/pid-$STUB_CALL"
 while [ ! -e "$rec/go-$STUB_CALL" ]; do sleep 0.05; done
