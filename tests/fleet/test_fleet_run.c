@@ -308,6 +308,47 @@ fleet_history(struct cpk_etcd *e, const char *user, char *buf, size_t len)
 	return n;
 }
 
+static bool
+claim_present(struct cpk_etcd *e, const char *user)
+{
+	struct cpk_etcd_kvs kvs;
+	char key[128];
+	bool present;
+
+	snprintf(key, sizeof(key), "claims/%s", user);
+	ck_assert_msg(cpk_etcd_get(e, key, false, 0, &kvs, err, sizeof(err)) == 0, "%s", err);
+	present = kvs.n > 0;
+	cpk_etcd_kvs_free(&kvs);
+	return present;
+}
+
+static void
+emu_post(const char *path, const char *body)
+{
+	CURL *h = curl_easy_init();
+	struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+	struct sink s = { NULL, 0 };
+	char url[1024];
+	long status = 0;
+
+	ck_assert_ptr_nonnull(h);
+	snprintf(url, sizeof(url), "%s_emulator/%s", env("EMU_URL"), path);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CAINFO, env("EMU_CA"));
+	curl_easy_setopt(h, CURLOPT_PROXY, "");
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 15L);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+	ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	ck_assert_msg(status / 100 == 2, "%s: HTTP %ld %s", path, status, s.p != NULL ? s.p : "");
+	free(s.p);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(h);
+}
+
 /* ---- cases ------------------------------------------------------------ */
 
 /* Flagged in etcd, mirrored on A and B: A carries it out, B does nothing. */
@@ -332,6 +373,7 @@ START_TEST(done_on_a_once)
 	ck_assert_msg(strstr(hist, "host-b") == NULL, "%s", hist);
 	local_pending("host-a", "alice", &p);
 	ck_assert_uint_eq(p.n, 0);
+	ck_assert_msg(!claim_present(e, "alice"), "the claim outlived the run");
 
 	/* B's copy is stale: under its claim it sees the key gone and deletes nothing */
 	ck_assert_int_eq(run_on("host-b", "alice", &res, NULL), CPK_DONE);
@@ -551,6 +593,50 @@ START_TEST(flagged_during_the_run)
 }
 END_TEST
 
+static void
+garbage_meanwhile(void *ctx)
+{
+	struct cpk_etcd *e;
+
+	(void)ctx;
+	if (hook_calls++ != 0)
+		return;
+	e = etcd();
+	ck_assert_int_eq(cpk_etcd_put(e, "pending/alice", "garbage", 7, 0, NULL, err, sizeof(err)), 0);
+	cpk_etcd_close(e);
+}
+
+/* A fleet document that does not parse is named, left as it is, the outcome queued. */
+START_TEST(unparseable_fleet_document)
+{
+	struct cpk_etcd *e = etcd();
+	struct cpk_run_result res;
+	struct cpk_etcd_kvs kvs;
+	unsigned int flushed;
+
+	emu_post("users/alice/passkeys", "{\"Passkeys\": [{\"CredentialId\": \"aliceKey4\"}]}");
+	flag(e, "alice", CPK_SEL_IDS, "aliceKey4", NULL);
+	hook_calls = 0;
+	ck_assert_int_eq(run_on("host-a", "alice", &res, garbage_meanwhile), CPK_DONE);
+	ck_assert_uint_eq(res.deleted, 1);
+	ck_assert_msg(strstr(audit_lines, "etcd key pending/alice does not parse") != NULL, "%s",
+		      audit_lines);
+	ck_assert_msg(strstr(audit_lines, "event=fleet_outcome_queued user=alice error=etcd_refused")
+		      != NULL, "%s", audit_lines);
+	ck_assert_int_eq(cpk_etcd_get(e, "pending/alice", false, 0, &kvs, err, sizeof(err)), 0);
+	ck_assert_uint_eq(kvs.n, 1);
+	ck_assert_str_eq(kvs.kv[0].value, "garbage");
+	cpk_etcd_kvs_free(&kvs);
+	ck_assert_int_eq(outbox_files("host-a", NULL, 0), 1);
+	/* still garbage: the flush keeps it queued */
+	ck_assert_int_eq(flush(e, "host-a", &flushed), 1);
+	ck_assert_uint_eq(flushed, 0);
+	ck_assert_int_eq(outbox_files("host-a", NULL, 0), 1);
+	deleted_once("alice", 4, 4);
+	cpk_etcd_close(e);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -564,6 +650,7 @@ main(void)
 	tcase_add_test(tc, claimed_by_b);
 	tcase_add_test(tc, etcd_away);
 	tcase_add_test(tc, flagged_during_the_run);
+	tcase_add_test(tc, unparseable_fleet_document);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
