@@ -15,6 +15,12 @@
 #include <time.h>
 
 #define KEY_LEN	320
+/*
+ * One event per credential up to this many; past it the completed events
+ * (which list every credential and Cognito request id) say it all.  It
+ * keeps the outcome txn under etcd's --max-txn-ops (128 by default).
+ */
+#define MAX_CREDENTIAL_EVENTS	64
 
 /* One credential's final outcome: its Cognito request id, for the events. */
 struct note {
@@ -247,7 +253,7 @@ cpk_fleet_run_note_credential(struct run *r, const struct cpk_request *req,
 		n[f->n_notes].cognito_request = rid != NULL ? strdup(rid) : NULL;
 		f->n_notes++;
 	}
-	if ((ev = event_json(r, event, req)) == NULL)
+	if (f->n_notes > MAX_CREDENTIAL_EVENTS || (ev = event_json(r, event, req)) == NULL)
 		return;
 	json_object_object_add(ev, "credential", json_object_new_string(c->id));
 	if (rid != NULL)

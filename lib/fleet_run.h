@@ -13,6 +13,12 @@
  *   end        every path of the run: the outcome in one txn (or queued in
  *              state_dir/outbox/), then the claim released.
  *
+ * Only what reached Cognito is an outcome: a run that left everything
+ * pending (token rejected, throttled before any Delete) writes nothing to
+ * etcd.  A local-only copy (fleet_revision 0: flagged --local-only, or not
+ * synced yet) is carried out and recorded locally only.  A dry run never
+ * talks to etcd.
+ *
  * Why before the token and not just before the first Delete: the claim
  * must cover the read of the fleet's document that the identity check,
  * the selection and the deletions all act on.  Taken later, the
