@@ -637,6 +637,17 @@ START_TEST(unparseable_fleet_document)
 }
 END_TEST
 
+/* Left flagged for engine.test's passkey-revoke -x on host A (bob's fourth passkey). */
+START_TEST(flag_for_the_command)
+{
+	struct cpk_etcd *e = etcd();
+
+	emu_post("users/bob/passkeys", "{\"Passkeys\": [{\"CredentialId\": \"bobKey4\"}]}");
+	flag(e, "bob", CPK_SEL_IDS, "bobKey4", NULL);
+	cpk_etcd_close(e);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -651,6 +662,7 @@ main(void)
 	tcase_add_test(tc, etcd_away);
 	tcase_add_test(tc, flagged_during_the_run);
 	tcase_add_test(tc, unparseable_fleet_document);
+	tcase_add_test(tc, flag_for_the_command);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
