@@ -154,7 +154,7 @@ next_try(const struct cpk_fleet_outcome *o, const char *key, const struct cpk_et
 
 int
 cpk_fleet_outcome_write(struct cpk_etcd *e, const struct cpk_fleet_outcome *o,
-			const char *local_doc, int64_t *revision, char **mirror,
+			bool have_local, const char *local_doc, int64_t *revision, char **mirror,
 			char *err, size_t errlen)
 {
 	struct cpk_etcd_txn_result r = { 0 };
@@ -172,7 +172,7 @@ cpk_fleet_outcome_write(struct cpk_etcd *e, const struct cpk_fleet_outcome *o,
 		snprintf(err, errlen, "outcome: invalid user name");
 		return CPK_ETCD_ERROR;
 	}
-	if (doc == NULL || base == 0) {
+	if (!have_local || base == 0) {
 		/* nothing of ours to put as it is: start from the fleet's */
 		if ((rc = cpk_etcd_get(e, key, false, 0, &cur, err, errlen)) != CPK_ETCD_OK)
 			goto out;
@@ -458,6 +458,7 @@ flush_one(struct cpk_etcd *e, struct cpk_store *st, int fd, const char *name,
 	int64_t rev;
 	int rc = 1, w;
 
+	snprintf(why, sizeof(why), "not a queue file name");
 	if (!queued_user(name, user, sizeof(user)) || read_queued(fd, name, &buf, why, sizeof(why)) < 0) {
 		cpk_logmsg(log, LOG_ERR, "%s/outbox/%s: %s; left queued", cpk_store_path(st), name, why);
 		goto out;
@@ -467,7 +468,7 @@ flush_one(struct cpk_etcd *e, struct cpk_store *st, int fd, const char *name,
 			   cpk_store_path(st), name);
 		goto out;
 	}
-	w = cpk_fleet_outcome_write(e, &o, NULL, &rev, &mirror, why, sizeof(why));
+	w = cpk_fleet_outcome_write(e, &o, false, NULL, &rev, &mirror, why, sizeof(why));
 	cpk_fleet_outcome_free(&o);
 	if (w == CPK_ETCD_UNREACHABLE) {
 		rc = -2;

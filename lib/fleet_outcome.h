@@ -18,6 +18,7 @@
 #ifndef CPK_FLEET_OUTCOME_H
 #define CPK_FLEET_OUTCOME_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "audit.h"
@@ -43,14 +44,16 @@ struct cpk_fleet_outcome {
 void cpk_fleet_outcome_free(struct cpk_fleet_outcome *o);
 
 /*
- * Record o in etcd.  local_doc (may be NULL): the user's pending document
- * after the run, put as it is when the fleet's still has base_revision.
+ * Record o in etcd.  have_local: local_doc is the user's pending document
+ * after the run (NULL: nothing left, the key goes), put as it is when the
+ * fleet's still has base_revision; else (a replay) the fleet's document
+ * is read first and merged.
  * On CPK_ETCD_OK, *revision is the txn's and *mirror (malloc'd, NULL when
  * nothing is left pending) the document now in etcd, for the local copy.
  * CPK_ETCD_UNREACHABLE / CPK_ETCD_ERROR (err names the key): queue it.
  */
 int cpk_fleet_outcome_write(struct cpk_etcd *e, const struct cpk_fleet_outcome *o,
-			    const char *local_doc, int64_t *revision, char **mirror,
+			    bool have_local, const char *local_doc, int64_t *revision, char **mirror,
 			    char *err, size_t errlen);
 
 /* state_dir/outbox/<user>.<ns>-<pid>.json (0600, atomic).  0 or -1 + err. */

@@ -358,7 +358,7 @@ record_outcome(struct run *r)
 		queue(r, "out_of_memory");
 		return;
 	}
-	rc = cpk_fleet_outcome_write(f->e, &f->o, doc, &rev, &now, err, sizeof(err));
+	rc = cpk_fleet_outcome_write(f->e, &f->o, true, doc, &rev, &now, err, sizeof(err));
 	if (rc == CPK_ETCD_OK) {
 		mirror(r, now, rev);
 	} else {
