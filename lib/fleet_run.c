@@ -88,12 +88,12 @@ adopt(struct run *r, struct cpk_pending *p, int64_t rev)
  * Under the claim: what the fleet wants now.  A local copy of the fleet's
  * document (fleet_revision set) follows it: gone means done or cancelled
  * elsewhere, changed means mirrored afresh.  A local-only copy stays as it
- * is (the sync mirrors the fleet's in).  1: nothing left to do.
+ * is (the sync mirrors the fleet's in).  kvs: pending/<user> as read with
+ * the claim; fresh false: read it again.  1: nothing left to do.
  */
 static int
-refresh(struct run *r)
+refresh(struct run *r, struct cpk_etcd_kvs *kvs, bool fresh)
 {
-	struct cpk_etcd_kvs kvs = { 0 };
 	struct cpk_pending p = { 0 };
 	char key[KEY_LEN], err[CPK_ERR_LEN];
 	int rc = 0;
@@ -101,44 +101,47 @@ refresh(struct run *r)
 	if (r->pending.fleet_revision == 0)
 		return 0;
 	snprintf(key, sizeof(key), "pending/%s", r->user);
-	if (cpk_etcd_get(r->fleet->e, key, false, 0, &kvs, err, sizeof(err)) != CPK_ETCD_OK) {
-		/* claimed a moment ago: the outcome will say whether etcd is back */
-		cpk_logmsg(r->log, LOG_WARNING, "user=%s: %s; carrying out the local copy",
-			   r->user, err);
-		goto out;
+	if (!fresh) {
+		cpk_etcd_kvs_free(kvs);
+		if (cpk_etcd_get(r->fleet->e, key, false, 0, kvs, err, sizeof(err)) != CPK_ETCD_OK) {
+			/* claimed a moment ago: the outcome will say whether etcd is back */
+			cpk_logmsg(r->log, LOG_WARNING, "user=%s: %s; carrying out the local copy",
+				   r->user, err);
+			goto out;
+		}
 	}
-	if (kvs.n == 0) {
+	if (kvs->n == 0) {
 		cpk_logmsg(r->log, LOG_NOTICE, "user=%s: etcd key %s%s is gone (done or cancelled "
 			   "on another host): the local copy goes too", r->user,
 			   r->cfg->etcd_prefix, key);
 		adopt(r, &p, 0);
 		rc = 1;
-	} else if (kvs.kv[0].mod_revision != r->pending.fleet_revision) {
-		if (cpk_store_parse_pending(kvs.kv[0].value, kvs.kv[0].value_len, r->user, &p) < 0) {
+	} else if (kvs->kv[0].mod_revision != r->pending.fleet_revision) {
+		if (cpk_store_parse_pending(kvs->kv[0].value, kvs->kv[0].value_len, r->user, &p) < 0) {
 			cpk_audit(r->log, LOG_ERR, "fleet_refused", r->user, "key", key,
 				  "detail", "not a pending document; carrying out the local copy",
 				  (const char *)NULL);
 			goto out;
 		}
-		adopt(r, &p, kvs.kv[0].mod_revision);
+		adopt(r, &p, kvs->kv[0].mod_revision);
 		rc = r->pending.n == 0 ? 1 : 0;
 	}
 out:
 	cpk_pending_free(&p);
-	cpk_etcd_kvs_free(&kvs);
 	return rc;
 }
 
-/* This user's outcomes queued while etcd was away go first. */
-static void
+/* This user's outcomes queued while etcd was away go first.  Any written? */
+static bool
 flush_queued(struct run *r)
 {
 	char err[CPK_ERR_LEN];
-	int left;
+	unsigned int flushed = 0;
 
-	left = cpk_fleet_outbox_flush(r->fleet->e, r->st, r->user, r->log, NULL, err, sizeof(err));
-	if (left < 0)
+	if (cpk_fleet_outbox_flush(r->fleet->e, r->st, r->user, r->log, &flushed,
+				   err, sizeof(err)) < 0)
 		cpk_logmsg(r->log, LOG_ERR, "user=%s: %s", r->user, err);
+	return flushed > 0;
 }
 
 static int64_t
@@ -152,7 +155,8 @@ claim_ttl(const struct run *r)
 int
 cpk_fleet_run_begin(struct run *r, int *status)
 {
-	char holder[128], shown[160], detail[200], err[CPK_ERR_LEN];
+	char holder[128], shown[160], detail[200], err[CPK_ERR_LEN], key[KEY_LEN];
+	struct cpk_etcd_kvs kvs = { 0 };
 	int rc;
 
 	if (r->cfg->fleet != CPK_FLEET_ETCD || r->opts->dry_run)
@@ -167,8 +171,10 @@ cpk_fleet_run_begin(struct run *r, int *status)
 		go_offline(r, err);
 		return 0;
 	}
-	rc = cpk_fleet_claim(r->fleet->e, host(r), r->user, claim_ttl(r), &r->fleet->claim,
-			     holder, sizeof(holder), err, sizeof(err));
+	/* the fleet's document comes with the claim: one request, not two */
+	snprintf(key, sizeof(key), "pending/%s", r->user);
+	rc = cpk_fleet_claim_read(r->fleet->e, host(r), r->user, claim_ttl(r), key, &kvs,
+				  &r->fleet->claim, holder, sizeof(holder), err, sizeof(err));
 	if (rc == CPK_FLEET_HELD) {
 		snprintf(detail, sizeof(detail), "claimed by %s",
 			 cpk_printable(shown, sizeof(shown), holder));
@@ -180,8 +186,9 @@ cpk_fleet_run_begin(struct run *r, int *status)
 		go_offline(r, err);
 		return 0;
 	}
-	flush_queued(r);
-	rc = refresh(r);
+	/* a flushed outcome moved the document: read it again */
+	rc = refresh(r, &kvs, !flush_queued(r));
+	cpk_etcd_kvs_free(&kvs);
 	r->fleet->base = r->pending.fleet_revision;
 	return rc;
 }
