@@ -71,14 +71,16 @@ out:
 	json_object_put(o);
 }
 
+/* The claim; with also, that key read in the same txn when it succeeds. */
 static int
 claim_txn(struct cpk_etcd *e, const char *key, const char *value, int64_t lease,
-	  struct cpk_etcd_txn_result *r, char *err, size_t errlen)
+	  const char *also, struct cpk_etcd_txn_result *r, char *err, size_t errlen)
 {
 	struct cpk_etcd_cmp cmp = { key, CPK_ETCD_CREATE_REVISION, 0 };
-	struct cpk_etcd_op put = { CPK_ETCD_PUT, key, value, strlen(value), lease };
+	struct cpk_etcd_op put[2] = { { CPK_ETCD_PUT, key, value, strlen(value), lease },
+				      { CPK_ETCD_GET, also, NULL, 0, 0 } };
 	struct cpk_etcd_op get = { CPK_ETCD_GET, key, NULL, 0, 0 };
-	struct cpk_etcd_txn t = { &cmp, 1, &put, 1, &get, 1 };
+	struct cpk_etcd_txn t = { &cmp, 1, put, also != NULL ? 2 : 1, &get, 1 };
 
 	return cpk_etcd_txn(e, &t, r, err, errlen);
 }
@@ -87,12 +89,23 @@ int
 cpk_fleet_claim(struct cpk_etcd *e, const char *host, const char *user, int64_t ttl,
 		struct cpk_fleet_claim *c, char *holder, size_t holderlen, char *err, size_t errlen)
 {
+	return cpk_fleet_claim_read(e, host, user, ttl, NULL, NULL, c, holder, holderlen,
+				    err, errlen);
+}
+
+int
+cpk_fleet_claim_read(struct cpk_etcd *e, const char *host, const char *user, int64_t ttl,
+		     const char *also, struct cpk_etcd_kvs *found, struct cpk_fleet_claim *c,
+		     char *holder, size_t holderlen, char *err, size_t errlen)
+{
 	struct cpk_etcd_txn_result r = { 0 };
 	char key[CLAIM_KEY_LEN], ignored[CPK_ERR_LEN], *value = NULL;
 	int64_t lease = 0;
 	int rc = CPK_ETCD_ERROR;
 
 	memset(c, 0, sizeof(*c));
+	if (found != NULL)
+		memset(found, 0, sizeof(*found));
 	if (holderlen > 0)
 		holder[0] = '\0';
 	if (claim_key(user, key, sizeof(key), err, errlen) < 0)
@@ -103,13 +116,17 @@ cpk_fleet_claim(struct cpk_etcd *e, const char *host, const char *user, int64_t 
 	}
 	if ((rc = cpk_etcd_lease_grant(e, ttl, &lease, err, errlen)) != CPK_ETCD_OK)
 		goto out;
-	if ((rc = claim_txn(e, key, value, lease, &r, err, errlen)) != CPK_ETCD_OK)
+	if ((rc = claim_txn(e, key, value, lease, also, &r, err, errlen)) != CPK_ETCD_OK)
 		goto out;
 	if (r.succeeded) {
 		c->lease = lease;
 		c->revision = r.revision;
 		lease = 0;
 		rc = CPK_FLEET_CLAIMED;
+		if (found != NULL) {
+			*found = r.kvs;
+			memset(&r.kvs, 0, sizeof(r.kvs));
+		}
 	} else {
 		holder_name(&r.kvs, holder, holderlen);
 		rc = CPK_FLEET_HELD;

@@ -37,6 +37,15 @@ int cpk_fleet_claim(struct cpk_etcd *e, const char *host, const char *user, int6
 		    struct cpk_fleet_claim *c, char *holder, size_t holderlen,
 		    char *err, size_t errlen);
 
+/*
+ * The same, and when the claim is ours, also (a key, e.g. "pending/alice")
+ * read in the same txn into found (free with cpk_etcd_kvs_free): what the
+ * fleet wants, as of the instant the claim was taken, in one request.
+ */
+int cpk_fleet_claim_read(struct cpk_etcd *e, const char *host, const char *user, int64_t ttl,
+			 const char *also, struct cpk_etcd_kvs *found, struct cpk_fleet_claim *c,
+			 char *holder, size_t holderlen, char *err, size_t errlen);
+
 /* Give it back (revoke its lease).  CPK_ETCD_OK, or an error; c is cleared. */
 int cpk_fleet_release(struct cpk_etcd *e, struct cpk_fleet_claim *c, char *err, size_t errlen);
 

@@ -204,6 +204,7 @@ cpk_run_record(struct run *r, struct choice *c, enum outcome out, const struct c
 		ev.detail = reply->message[0] != '\0' ? reply->message : NULL;
 	}
 	history(r, &ev);
+	cpk_fleet_run_note_credential(r, req, c, hist[out], reply);
 	cpk_audit(r->log, out == OUT_FAILED ? LOG_ERR : LOG_NOTICE, audit_ev[out], r->user,
 		  "credential", c->id, "name", c->name, "request", ev.cognito_request,
 		  "actor", ev.actor, "reason", ev.reason,
@@ -276,6 +277,7 @@ complete(struct run *r, const struct cpk_request *req)
 	ev.absent = req->run_absent;
 	ev.failed = req->run_failed;
 	history(r, &ev);
+	cpk_fleet_run_note_completed(r, req, ev.event, sel);
 	count_str(del, sizeof(del), req->run_deleted);
 	count_str(abs_, sizeof(abs_), req->run_absent);
 	count_str(fail, sizeof(fail), req->run_failed);

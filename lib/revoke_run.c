@@ -284,7 +284,15 @@ static int
 carry_out(struct run *r)
 {
 	size_t i;
+	int status;
 
+	/* fleet = etcd: the claim first (fleet_run.h says why before the token) */
+	switch (cpk_fleet_run_begin(r, &status)) {
+	case 1:
+		return CPK_DONE;
+	case -1:
+		return status;
+	}
 	if (prepare_token(r) < 0 || identity(r) < 0 || list_credentials(r) < 0)
 		return cpk_run_defer_all(r, r->stop_code, r->stop_detail);
 	if (cpk_run_choose(r) < 0) {
@@ -382,6 +390,8 @@ run_free(struct run *r)
 {
 	size_t i;
 
+	/* every path of a run: the outcome recorded, the claim released */
+	cpk_fleet_run_end(r);
 	for (i = 0; i < r->n_choices; i++)
 		free(r->choices[i].id);
 	free(r->choices);

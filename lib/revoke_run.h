@@ -13,6 +13,7 @@
 #include "revoke.h"
 #include "store.h"
 #include "token.h"
+#include "fleet_run.h"
 
 enum outcome { OUT_NONE, OUT_DELETED, OUT_ABSENT, OUT_FAILED };
 
@@ -52,6 +53,8 @@ struct run {
 	/* why the run stopped before finishing everything */
 	char stop_code[96];
 	char stop_detail[512];
+	/* fleet = etcd: the claim and the outcome (fleet_run.h); else NULL */
+	struct cpk_fleet_run *fleet;
 };
 
 /* ---- revoke.c: outcomes ---------------------------------------------- */

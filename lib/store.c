@@ -164,6 +164,39 @@ cpk_store_open(struct cpk_store **out, const char *state_dir, int flags,
 	return 0;
 }
 
+/*
+ * state_dir/outbox (fleet = etcd only, so it is made on first use and not
+ * by cpk_store_open: fleet = none keeps today's state_dir exactly).  The
+ * same rules as every other subdirectory: O_NOFOLLOW, ours, 0700.
+ */
+int
+cpk_store_outbox(struct cpk_store *st, bool create, char *err, size_t errlen)
+{
+	char what[PATH_MAX];
+	int fd;
+
+	snprintf(what, sizeof(what), "%s/outbox", st->path);
+	if (create && make_dir_at(st->dirfd, "outbox") < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", what, strerror(errno));
+		return -1;
+	}
+	if ((fd = open_dir_at(st->dirfd, "outbox")) < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "%s: %s", what, strerror(e));
+		errno = e;
+		return -1;
+	}
+	if (check_dir(fd, what, err, errlen) < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
 void
 cpk_store_close(struct cpk_store *st)
 {

@@ -128,6 +128,13 @@ void cpk_store_close(struct cpk_store *st);
 const char *cpk_store_path(const struct cpk_store *st);
 
 /*
+ * state_dir/outbox, opened (and with create, made) under the same rules as
+ * the other subdirectories; the descriptor, or -1 with err (errno ENOENT:
+ * none yet).  Used with fleet = etcd only (fleet_outcome.h).
+ */
+int cpk_store_outbox(struct cpk_store *st, bool create, char *err, size_t errlen);
+
+/*
  * Take the user's lock (flock LOCK_EX on lock/<user>), waiting at most
  * wait_ms.  Returns the lock descriptor, or -1: errno EWOULDBLOCK when
  * another run holds it past wait_ms.  Release with cpk_store_unlock().
