@@ -5,6 +5,7 @@
  * administrators flagging the same user at once both land.
  */
 #include "fleet_publish.h"
+#include "etcd_int.h"
 #include "util.h"
 
 #include <errno.h>
@@ -71,7 +72,7 @@ read_doc(struct cpk_etcd *e, const char *user, const char *key, struct cpk_pendi
 	 int64_t *mod, char *err, size_t errlen)
 {
 	struct cpk_etcd_kvs kvs = { 0 };
-	char shown[PENDING_KEY_LEN * 4];
+	char shown[PENDING_KEY_LEN * 4 + CPK_ETCD_MAX_KEY * 4];
 	int rc;
 
 	memset(p, 0, sizeof(*p));
@@ -83,9 +84,10 @@ read_doc(struct cpk_etcd *e, const char *user, const char *key, struct cpk_pendi
 		*mod = kvs.kv[0].mod_revision;
 		if (kvs.kv[0].value_len != strlen(kvs.kv[0].value) ||
 		    cpk_store_parse_pending(kvs.kv[0].value, kvs.kv[0].value_len, user, p) < 0) {
+			cpk_etcd__name(e, key, shown, sizeof(shown));
 			snprintf(err, errlen, "etcd key %s does not hold a pending document; "
 				 "nothing changed: fix or delete it in etcd",
-				 cpk_printable(shown, sizeof(shown), key));
+				 shown);
 			rc = CPK_ETCD_ERROR;
 		}
 		p->fleet_revision = 0;	/* only the local copy stores one */
@@ -150,13 +152,14 @@ cpk_fleet_publish(struct cpk_etcd *e, const char *user, cpk_fleet_change_fn fn, 
 			goto out;
 		}
 		rc = write_doc(e, user, key, after, mod, &r, err, errlen);
+		if (rc == CPK_ETCD_OK && r.succeeded) {
+			after->fleet_revision = r.revision;
+			cpk_etcd_txn_result_free(&r);
+			return CPK_ETCD_OK;
+		}
 		cpk_etcd_txn_result_free(&r);
 		if (rc != CPK_ETCD_OK)
 			goto out;
-		if (r.succeeded) {
-			after->fleet_revision = r.revision;
-			return CPK_ETCD_OK;
-		}
 		/* another administrator changed it meanwhile: read it again */
 	}
 	snprintf(err, errlen, "%s changed under us %d times in a row; nothing changed, try again",

@@ -318,35 +318,71 @@ say(const struct cpk_fleet_sync *s, const char *msg)
 		s->report(s->ctx, msg);
 }
 
+/* Say a failure once a streak, not once a second. */
+static void
+say_down(const struct cpk_fleet_sync *s, bool *down, const char *msg)
+{
+	if (!*down)
+		say(s, msg);
+	*down = true;
+}
+
+static void
+say_up(const struct cpk_fleet_sync *s, bool *down, int64_t rev)
+{
+	char msg[96];
+
+	if (*down) {
+		snprintf(msg, sizeof(msg), "etcd answers again; following from revision %lld",
+			 (long long)rev + 1);
+		say(s, msg);
+	}
+	*down = false;
+}
+
+/* A full listing after a compaction or an event the watch could not read. */
+static int
+resync(const struct cpk_fleet_sync *s, struct cpk_etcd *e, struct cpk_fleet_sync_stats *stats,
+       int64_t *rev, bool *down)
+{
+	struct cpk_fleet_sync_stats again;
+	char why[CPK_ERR_LEN], msg[CPK_ERR_LEN + 64];
+
+	if (cpk_fleet_sync_once(s, e, &again, why, sizeof(why)) != CPK_ETCD_OK) {
+		snprintf(msg, sizeof(msg), "sync: %s; trying again every second", why);
+		say_down(s, down, msg);
+		return -1;
+	}
+	stats->added += again.added;
+	stats->updated += again.updated;
+	stats->removed += again.removed;
+	stats->errors += again.errors;
+	*rev = again.revision;
+	say_up(s, down, *rev);
+	return 0;
+}
+
 int
 cpk_fleet_follow(const struct cpk_fleet_sync *s, struct cpk_etcd *e,
 		 struct cpk_fleet_sync_stats *stats, char *err, size_t errlen)
 {
 	struct follow f = { s, e, stats };
 	struct cpk_etcd_watch w;
-	struct cpk_fleet_sync_stats again;
-	int64_t rev = stats->revision;
+	int64_t rev = stats->revision, failed_at = -1;
 	char why[CPK_ERR_LEN], msg[CPK_ERR_LEN + 64];
-	bool resync = false;
+	bool full = false, down = false;
 	int rc;
 
 	(void)err;
 	(void)errlen;
 	while (!*s->stop) {
-		if (resync) {
-			rc = cpk_fleet_sync_once(s, e, &again, why, sizeof(why));
-			if (rc != CPK_ETCD_OK) {
-				snprintf(msg, sizeof(msg), "sync: %s; trying again", why);
-				say(s, msg);
+		if (full) {
+			if (resync(s, e, stats, &rev, &down) < 0) {
 				pause_a_second(s);
 				continue;
 			}
-			stats->added += again.added;
-			stats->updated += again.updated;
-			stats->removed += again.removed;
-			stats->errors += again.errors;
-			rev = again.revision;
-			resync = false;
+			full = false;
+			failed_at = -1;
 		}
 		memset(&w, 0, sizeof(w));
 		w.key = PREFIX;
@@ -356,22 +392,28 @@ cpk_fleet_follow(const struct cpk_fleet_sync *s, struct cpk_etcd *e,
 		w.cb = on_event;
 		w.arg = &f;
 		rc = cpk_etcd_watch(e, &w, why, sizeof(why));
-		if (w.last_revision > rev)
+		if (w.last_revision > rev) {
 			rev = w.last_revision;
+			say_up(s, &down, rev);
+		}
 		stats->revision = rev;
-		if (rc == CPK_ETCD_OK)
-			continue;
-		if (rc == CPK_ETCD_UNREACHABLE) {
-			snprintf(msg, sizeof(msg), "%s; resuming from revision %lld", why,
-				 (long long)rev + 1);
-			say(s, msg);
-			pause_a_second(s);
+		if (rc == CPK_ETCD_OK) {
+			say_up(s, &down, rev);
 			continue;
 		}
-		/* compacted, or an event we could not read: list afresh */
-		snprintf(msg, sizeof(msg), "%s; syncing afresh", why);
-		say(s, msg);
-		resync = true;
+		if (rc == CPK_ETCD_COMPACTED || (rc == CPK_ETCD_ERROR && failed_at == rev)) {
+			/* compacted, or the same event refused twice: list afresh */
+			snprintf(msg, sizeof(msg), "%s; syncing afresh", why);
+			say(s, msg);
+			full = true;
+			continue;
+		}
+		/* a stream that broke (etcd going away says so as an error too):
+		 * resume where it stopped, on whichever endpoint answers */
+		failed_at = rc == CPK_ETCD_ERROR ? rev : -1;
+		snprintf(msg, sizeof(msg), "%s; resuming from revision %lld", why, (long long)rev + 1);
+		say_down(s, &down, msg);
+		pause_a_second(s);
 	}
 	return CPK_ETCD_OK;
 }
