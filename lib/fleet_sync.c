@@ -120,7 +120,9 @@ store_doc(const struct cpk_fleet_sync *s, const char *key, const char *user,
 
 /*
  * pending/<user> at mod_revision mod: value (len bytes) when the caller
- * has it, else read here.
+ * has it (a watch event), else read here (the listing saw that revision;
+ * the read finds the newest).  A watch event older than the local copy is
+ * history: this host's own flag mirrored a later revision meanwhile.
  */
 static enum applied
 apply_put(const struct cpk_fleet_sync *s, struct cpk_etcd *e, const char *key, int64_t mod,
@@ -146,7 +148,7 @@ apply_put(const struct cpk_fleet_sync *s, struct cpk_etcd *e, const char *key, i
 		a = refuse(s, key, why);
 		goto out;
 	}
-	if (local.fleet_revision == mod)
+	if (local.fleet_revision == mod || (value != NULL && local.fleet_revision > mod))
 		goto out;
 	if (value == NULL) {
 		if (cpk_etcd_get(e, key, false, 0, &kvs, why, sizeof(why)) != CPK_ETCD_OK) {
@@ -158,6 +160,8 @@ apply_put(const struct cpk_fleet_sync *s, struct cpk_etcd *e, const char *key, i
 		value = kvs.kv[0].value;
 		len = kvs.kv[0].value_len;
 		mod = kvs.kv[0].mod_revision;
+		if (local.fleet_revision == mod)
+			goto out;
 	}
 	a = store_doc(s, key, user, &local, value, len, mod);
 out:
@@ -199,9 +203,13 @@ remove_local(const struct cpk_fleet_sync *s, const char *user, struct cpk_pendin
 	return A_REMOVED;
 }
 
-/* user's key is not in etcd (any more): drop its mirror, never a local-only file. */
+/*
+ * user's key was not in etcd at revision rev: drop its mirror if it is
+ * older (a newer one was made by this host's own flag meanwhile), and
+ * never a local-only file.
+ */
 static enum applied
-apply_absent(const struct cpk_fleet_sync *s, const char *user)
+apply_absent(const struct cpk_fleet_sync *s, const char *user, int64_t rev)
 {
 	struct cpk_pending local = { NULL, 0, 0 };
 	char why[CPK_ERR_LEN];
@@ -215,7 +223,7 @@ apply_absent(const struct cpk_fleet_sync *s, const char *user)
 	}
 	/* a corrupt file (it does not parse) is the administrator's to resolve */
 	if (cpk_pending_load(s->st, user, &local, why, sizeof(why)) == 0 &&
-	    local.fleet_revision > 0 && local.n > 0)
+	    local.fleet_revision > 0 && local.fleet_revision < rev && local.n > 0)
 		a = remove_local(s, user, &local);
 	cpk_pending_free(&local);
 	cpk_store_unlock(lockfd);
@@ -240,7 +248,7 @@ remove_gone(const struct cpk_fleet_sync *s, char **fleet, size_t nfleet,
 		return CPK_ETCD_ERROR;
 	for (i = 0; i < n; i++)
 		if (bsearch(&local[i], fleet, nfleet, sizeof(*fleet), cmp_str) == NULL)
-			count(stats, apply_absent(s, local[i]));
+			count(stats, apply_absent(s, local[i], stats->revision + 1));
 	cpk_argv_free(local);
 	return CPK_ETCD_OK;
 }
@@ -297,7 +305,7 @@ on_event(void *arg, const struct cpk_etcd_event *ev)
 		count(f->stats, apply_put(f->s, f->e, ev->kv->key, ev->kv->mod_revision,
 					  ev->kv->value, ev->kv->value_len));
 	else if ((user = key_user(ev->kv->key)) != NULL)
-		count(f->stats, apply_absent(f->s, user));
+		count(f->stats, apply_absent(f->s, user, ev->kv->mod_revision));
 	return *f->s->stop ? 1 : 0;
 }
 
