@@ -13,6 +13,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "fleet_publish.h"
 #include "util.h"
 
 #define SELECTOR_MAX	300
@@ -142,6 +143,110 @@ cpk_admin_build_request(const struct cpk_admin *a, const struct cpk_flag_args *f
 	return 0;
 }
 
+/* The audit line's "fleet" value: NULL (left out) with fleet = none. */
+static const char *
+fleet_mode(const struct cpk_admin *a)
+{
+	if (a->cfg->fleet != CPK_FLEET_ETCD)
+		return NULL;
+	return a->local_only ? "local_only" : "etcd";
+}
+
+static bool
+use_etcd(const struct cpk_admin *a)
+{
+	return a->cfg->fleet == CPK_FLEET_ETCD && !a->local_only;
+}
+
+/*
+ * Change pending/<user> in etcd with fn, and say plainly when etcd could
+ * not be reached: nothing changed anywhere, and --local-only is the way
+ * to act on this host alone.
+ */
+static int
+fleet_change(const struct cpk_admin *a, const char *user, cpk_fleet_change_fn fn, void *ctx,
+	     struct cpk_pending *after, char *err, size_t errlen)
+{
+	struct cpk_etcd *e;
+	char why[CPK_ERR_LEN];
+	int rc;
+
+	if ((e = cpk_etcd_open(a->cfg, why, sizeof(why))) == NULL) {
+		snprintf(err, errlen, "fleet: %s; nothing changed", why);
+		return -1;
+	}
+	rc = cpk_fleet_publish(e, user, fn, ctx, after, why, sizeof(why));
+	cpk_etcd_close(e);
+	if (rc == CPK_ETCD_UNREACHABLE)
+		snprintf(err, errlen, "etcd cannot be reached (etcd_endpoints %s): %s; nothing "
+			 "changed anywhere (--local-only changes this host alone)",
+			 a->cfg->etcd_endpoints, why);
+	else if (rc != CPK_ETCD_OK)
+		snprintf(err, errlen, "%s", why);
+	return rc == CPK_ETCD_OK ? 0 : -1;
+}
+
+struct flag_change {
+	const char *user;
+	const struct cpk_pending *local;
+	const struct cpk_request *r;
+};
+
+/*
+ * The fleet's document plus the new request.  Requests flagged on this
+ * host alone (a local file that mirrors nothing) go to the fleet with it:
+ * the local file is about to become the fleet's mirror, and they must not
+ * be lost.
+ */
+static int
+add_to_fleet(void *ctx, struct cpk_pending *p, char *err, size_t errlen)
+{
+	const struct flag_change *fc = ctx;
+
+	if ((fc->local->fleet_revision == 0 &&
+	     cpk_fleet_copy_requests(fc->user, p, fc->local->items, fc->local->n) < 0) ||
+	    cpk_fleet_copy_requests(fc->user, p, fc->r, 1) < 0) {
+		snprintf(err, errlen, "%s has %d pending requests in the fleet already: run or "
+			 "cancel them first", fc->user, CPK_STORE_MAX_REQUESTS);
+		return -1;
+	}
+	return 0;
+}
+
+/* *after: the user's requests with r added, in etcd first when the fleet is on. */
+static int
+flag_into(const struct cpk_admin *a, const char *user, struct cpk_request *r,
+	  struct cpk_pending *after, char *err, size_t errlen)
+{
+	struct flag_change fc = { user, after, r };
+	struct cpk_pending fleet;
+
+	if (!use_etcd(a)) {
+		if (cpk_pending_add(after, r) < 0) {
+			snprintf(err, errlen, "%s has %d pending requests already: run or cancel "
+				 "them first", user, CPK_STORE_MAX_REQUESTS);
+			return -1;
+		}
+		return 0;
+	}
+	if (fleet_change(a, user, add_to_fleet, &fc, &fleet, err, errlen) < 0)
+		return -1;
+	cpk_pending_free(after);
+	*after = fleet;
+	return 0;
+}
+
+static const struct cpk_request *
+find_request(const struct cpk_pending *p, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		if (strcmp(p->items[i].id, id) == 0)
+			return &p->items[i];
+	return NULL;
+}
+
 int
 cpk_admin_flag(const struct cpk_admin *a, const char *user, const struct cpk_flag_args *f,
 	       struct cpk_pending *after, char *err, size_t errlen)
@@ -150,35 +255,34 @@ cpk_admin_flag(const struct cpk_admin *a, const char *user, const struct cpk_fla
 	struct cpk_request r;
 	struct cpk_event ev;
 	const struct cpk_request *added;
-	char sel[SELECTOR_MAX];
+	char sel[SELECTOR_MAX], id[CPK_REQUEST_ID_LEN];
 	int lockfd = -1, rc = -1;
 
 	memset(&r, 0, sizeof(r));
-	after->items = NULL;
-	after->n = 0;
+	memset(after, 0, sizeof(*after));
 	if (cpk_admin_build_request(a, f, &r) < 0) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
+	snprintf(id, sizeof(id), "%s", r.id);
 	cpk_selector_describe(&r, sel, sizeof(sel));
+	/* the local file is checked (a corrupt one is never written over)
+	 * before etcd changes, and the lock held until its mirror is written */
 	if (cpk_admin_open(a, CPK_STORE_CREATE, false, &st, err, errlen) != 0 ||
 	    (lockfd = lock_user(a, st, user, err, errlen)) < 0 ||
-	    load_pending(st, user, after, err, errlen) != 0)
+	    load_pending(st, user, after, err, errlen) != 0 ||
+	    flag_into(a, user, &r, after, err, errlen) < 0)
 		goto out;
-	if (cpk_pending_add(after, &r) < 0) {
-		snprintf(err, errlen, "%s has %d pending requests already: run or cancel them first",
-			 user, CPK_STORE_MAX_REQUESTS);
-		goto out;
-	}
 	if (cpk_pending_save(st, user, after, err, errlen) < 0)
 		goto out;
-	added = &after->items[after->n - 1];
+	if ((added = find_request(after, id)) == NULL)
+		added = &after->items[after->n - 1];
 	ev = admin_event(a, "requested", added, f->reason, sel);
 	ev.time = added->requested_at;
 	record(a, st, user, &ev);
 	cpk_audit(a->log, LOG_NOTICE, "revocation_requested", user, "selector", sel,
 		  "actor", a->actor, "reason", f->reason, "revocation", added->id,
-		  (const char *)NULL);
+		  "fleet", fleet_mode(a), (const char *)NULL);
 	rc = 0;
 out:
 	if (rc != 0)
@@ -187,6 +291,43 @@ out:
 	cpk_store_unlock(lockfd);
 	cpk_store_close(st);
 	return rc;
+}
+
+/* The fleet's requests move to *ctx (on every retry afresh); etcd's key goes. */
+static int
+take_all(void *ctx, struct cpk_pending *p, char *err, size_t errlen)
+{
+	struct cpk_pending *removed = ctx;
+
+	(void)err;
+	(void)errlen;
+	cpk_pending_free(removed);
+	*removed = *p;
+	memset(p, 0, sizeof(*p));
+	return 0;
+}
+
+/* With the fleet on: *p becomes every request cancelled, the fleet's and ours. */
+static int
+cancel_fleet(const struct cpk_admin *a, const char *user, struct cpk_pending *p,
+	     char *err, size_t errlen)
+{
+	struct cpk_pending removed = { NULL, 0, 0 }, left;
+
+	if (fleet_change(a, user, take_all, &removed, &left, err, errlen) < 0) {
+		cpk_pending_free(&removed);
+		return -1;
+	}
+	cpk_pending_free(&left);
+	if (cpk_fleet_copy_requests(user, &removed, p->items, p->n) < 0) {
+		/* etcd has changed: the local file goes all the same */
+		if (a->warn != NULL)
+			a->warn(a->warn_ctx, "out of memory: some cancelled requests are not in "
+				"the history");
+	}
+	cpk_pending_free(p);
+	*p = removed;
+	return 0;
 }
 
 int
@@ -201,7 +342,9 @@ cpk_admin_cancel(const struct cpk_admin *a, const char *user, const char *reason
 	size_t i;
 
 	*n = 0;
-	rc = cpk_admin_open(a, 0, true, &st, err, errlen);
+	/* with the fleet on, etcd may hold requests this host never saw */
+	rc = cpk_admin_open(a, use_etcd(a) && !dry_run ? CPK_STORE_CREATE : 0, true, &st,
+			    err, errlen);
 	if (rc != 0) {
 		rc = rc == 1 ? 0 : -1;
 		goto out;
@@ -209,6 +352,8 @@ cpk_admin_cancel(const struct cpk_admin *a, const char *user, const char *reason
 	rc = -1;
 	if ((lockfd = lock_user(a, st, user, err, errlen)) < 0 ||
 	    load_pending(st, user, &p, err, errlen) != 0)
+		goto out;
+	if (!dry_run && use_etcd(a) && cancel_fleet(a, user, &p, err, errlen) < 0)
 		goto out;
 	*n = p.n;
 	if (p.n == 0 || dry_run) {
@@ -223,7 +368,7 @@ cpk_admin_cancel(const struct cpk_admin *a, const char *user, const char *reason
 		record(a, st, user, &ev);
 		cpk_audit(a->log, LOG_NOTICE, "revocation_cancelled", user, "selector", sel,
 			  "actor", a->actor, "reason", reason, "revocation", p.items[i].id,
-			  (const char *)NULL);
+			  "fleet", fleet_mode(a), (const char *)NULL);
 	}
 	rc = 0;
 out:

@@ -23,6 +23,11 @@ struct cpk_admin {
 	const struct cpk_log *log;
 	const char *actor;		/* who asks: a user name or "uid:N" */
 	bool is_root;
+	/*
+	 * fleet = etcd: change this host's state alone (--local-only), for
+	 * when etcd cannot be reached; the audit line says local_only.
+	 */
+	bool local_only;
 	cpk_admin_warn_fn warn;		/* may be NULL */
 	void *warn_ctx;
 };
@@ -48,7 +53,10 @@ int cpk_admin_build_request(const struct cpk_admin *a, const struct cpk_flag_arg
 			    struct cpk_request *r);
 
 /*
- * Flag f for user.  0 with *after the user's pending requests, the new one
+ * Flag f for user.  With fleet = etcd (and not local_only) etcd's
+ * pending/<user> is changed first, in one transaction, and the local file
+ * becomes its mirror (fleet_revision set); when etcd cannot be reached
+ * nothing changes anywhere.  0 with *after the user's pending requests, the new one
  * last (free with cpk_pending_free), or -1 with err.  A corrupt pending
  * file is never written over.
  */
@@ -56,7 +64,8 @@ int cpk_admin_flag(const struct cpk_admin *a, const char *user, const struct cpk
 		   struct cpk_pending *after, char *err, size_t errlen);
 
 /*
- * Cancel every pending request of user; *n is how many (dry_run: how many
+ * Cancel every pending request of user, in etcd first with fleet = etcd
+ * (as flagging does); *n is how many (dry_run: how many
  * would be, nothing changed).  0, or -1 with err.
  */
 int cpk_admin_cancel(const struct cpk_admin *a, const char *user, const char *reason,

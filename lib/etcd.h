@@ -118,6 +118,12 @@ void cpk_etcd_close(struct cpk_etcd *e);
 /* One key, or (prefix) every key that starts with it; limit 0: no limit. */
 int cpk_etcd_get(struct cpk_etcd *e, const char *key, bool prefix, int64_t limit,
 		 struct cpk_etcd_kvs *out, char *err, size_t errlen);
+/*
+ * The same without the values (keys_only; each value ""): a listing that
+ * one oversized value cannot break.
+ */
+int cpk_etcd_get_keys(struct cpk_etcd *e, const char *key, bool prefix, struct cpk_etcd_kvs *out,
+		      char *err, size_t errlen);
 int cpk_etcd_put(struct cpk_etcd *e, const char *key, const char *value, size_t len,
 		 int64_t lease, int64_t *revision, char *err, size_t errlen);
 int cpk_etcd_delete(struct cpk_etcd *e, const char *key, bool prefix, int64_t *deleted,

@@ -52,12 +52,15 @@ call(struct cpk_etcd *e, const char *path, json_object *req, json_object **reply
 }
 
 static json_object *
-range_request(const struct cpk_etcd *e, const char *key, bool prefix, int64_t limit)
+range_request(const struct cpk_etcd *e, const char *key, bool prefix, int64_t limit,
+	      bool keys_only)
 {
 	json_object *req = json_object_new_object();
 
 	if (req == NULL || cpk_etcd__add_key(e, req, key, prefix) < 0 ||
-	    (limit > 0 && add_int64(req, "limit", limit) != 0)) {
+	    (limit > 0 && add_int64(req, "limit", limit) != 0) ||
+	    (keys_only && json_object_object_add(req, "keys_only",
+						 json_object_new_boolean(1)) != 0)) {
 		json_object_put(req);
 		return NULL;
 	}
@@ -83,9 +86,9 @@ parse_range(const struct cpk_etcd *e, json_object *o, struct cpk_etcd_kvs *out,
 	return CPK_ETCD_OK;
 }
 
-int
-cpk_etcd_get(struct cpk_etcd *e, const char *key, bool prefix, int64_t limit,
-	     struct cpk_etcd_kvs *out, char *err, size_t errlen)
+static int
+range(struct cpk_etcd *e, const char *key, bool prefix, int64_t limit, bool keys_only,
+      struct cpk_etcd_kvs *out, char *err, size_t errlen)
 {
 	json_object *req, *reply = NULL;
 	char name[NAME_LEN];
@@ -93,7 +96,7 @@ cpk_etcd_get(struct cpk_etcd *e, const char *key, bool prefix, int64_t limit,
 
 	memset(out, 0, sizeof(*out));
 	cpk_etcd__name(e, key, name, sizeof(name));
-	if ((req = range_request(e, key, prefix, limit)) == NULL) {
+	if ((req = range_request(e, key, prefix, limit, keys_only)) == NULL) {
 		snprintf(err, errlen, "%s: key too long, or out of memory", name);
 		goto out;
 	}
@@ -106,6 +109,20 @@ out:
 	json_object_put(req);
 	json_object_put(reply);
 	return rc;
+}
+
+int
+cpk_etcd_get(struct cpk_etcd *e, const char *key, bool prefix, int64_t limit,
+	     struct cpk_etcd_kvs *out, char *err, size_t errlen)
+{
+	return range(e, key, prefix, limit, false, out, err, errlen);
+}
+
+int
+cpk_etcd_get_keys(struct cpk_etcd *e, const char *key, bool prefix, struct cpk_etcd_kvs *out,
+		  char *err, size_t errlen)
+{
+	return range(e, key, prefix, 0, true, out, err, errlen);
 }
 
 static json_object *
@@ -153,7 +170,7 @@ cpk_etcd_delete(struct cpk_etcd *e, const char *key, bool prefix, int64_t *delet
 	int rc = CPK_ETCD_ERROR;
 
 	cpk_etcd__name(e, key, name, sizeof(name));
-	if ((req = range_request(e, key, prefix, 0)) == NULL) {
+	if ((req = range_request(e, key, prefix, 0, false)) == NULL) {
 		snprintf(err, errlen, "%s: key too long, or out of memory", name);
 		return CPK_ETCD_ERROR;
 	}
@@ -204,10 +221,10 @@ txn_op(const struct cpk_etcd *e, const struct cpk_etcd_op *op)
 		break;
 	case CPK_ETCD_DELETE:
 		field = "request_delete_range";
-		inner = range_request(e, op->key, false, 0);
+		inner = range_request(e, op->key, false, 0, false);
 		break;
 	case CPK_ETCD_GET:
-		inner = range_request(e, op->key, false, 0);
+		inner = range_request(e, op->key, false, 0, false);
 		break;
 	}
 	if (inner == NULL || json_object_object_add(o, field, inner) != 0) {

@@ -25,11 +25,11 @@
 #define SHOWN(buf, s)	cpk_printable((buf), sizeof(buf), (s))
 
 enum mode { M_NONE, M_FLAG, M_CANCEL, M_STATUS, M_RUN, M_RUN_PENDING, M_LIST, M_HISTORY,
-	     M_DISCARD };
+	     M_DISCARD, M_SYNC };
 
 struct options {
 	enum mode mode;
-	bool have_sel, all_users, json, dry_run;
+	bool have_sel, all_users, json, dry_run, follow, local_only;
 	enum cpk_selector sel;
 	char **ids;
 	size_t n_ids;
@@ -53,6 +53,9 @@ int fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)))
 struct tally {
 	size_t total, finished, done, pending, failed;
 };
+
+/* sync.c: --sync [--follow]; a status to exit with. */
+int cmd_sync(const struct cpk_config *cfg, const struct cpk_log *log, bool follow, bool json);
 
 /* text.c */
 void text_would_flag(const char *user, const struct cpk_request *r);

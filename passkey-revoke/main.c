@@ -8,6 +8,7 @@
  *   passkey-revoke --run-pending [-j N] [--rate R]
  *   passkey-revoke -L USER
  *   passkey-revoke --history USER
+ *   passkey-revoke --sync [--follow]   (fleet = etcd)
  *   common: --json, --config PATH, --dry-run, -h, -V
  *
  * Exit status (enum cpk_status): 0 done, 1 usage or permission error,
@@ -410,6 +411,7 @@ dispatch(struct cmd *c)
 	case M_LIST: return check_user(u[0], true) ?: cmd_list(c, u[0]);
 	case M_HISTORY: return cmd_history(c, u[0]);
 	case M_DISCARD: return check_user(u[0], false) ?: cmd_discard(c, u[0]);
+	case M_SYNC: return cmd_sync(&c->cfg, &c->log, c->o.follow, c->o.json);
 	default: return CPK_USAGE;
 	}
 }
@@ -422,6 +424,7 @@ denied_action(enum mode m)
 	case M_CANCEL: return "cancel revocations";
 	case M_LIST: return "list another user's passkeys";
 	case M_DISCARD: return "discard revocation state";
+	case M_SYNC: return "mirror the fleet's revocation state";
 	default: return "carry out revocations";
 	}
 }
@@ -457,7 +460,8 @@ main(int argc, char **argv)
 	c.log.emit = tee_emit;
 	c.log.ctx = &c.tee;
 	c.admin = (struct cpk_admin){ .cfg = &c.cfg, .log = &c.log, .actor = c.actor,
-				      .is_root = c.is_root, .warn = warn };
+				      .is_root = c.is_root, .local_only = c.o.local_only,
+				      .warn = warn };
 	rc = dispatch(&c);
 	closelog();
 out:

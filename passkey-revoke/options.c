@@ -21,7 +21,7 @@
 
 enum {
 	OPT_RP = 256, OPT_RUN_PENDING, OPT_RATE, OPT_HISTORY, OPT_JSON, OPT_CONFIG, OPT_DRY_RUN,
-	OPT_DISCARD,
+	OPT_DISCARD, OPT_SYNC, OPT_FOLLOW, OPT_LOCAL_ONLY,
 };
 
 static void
@@ -36,6 +36,7 @@ usage(FILE *fp)
 		"       " PROG " -L USER\n"
 		"       " PROG " --history USER\n"
 		"       " PROG " --discard-corrupt USER\n"
+		"       " PROG " --sync [--follow]\n"
 		"\n"
 		"Flag, carry out and inspect the revocation of a user's Cognito passkeys.\n"
 		"\n"
@@ -54,14 +55,17 @@ usage(FILE *fp)
 		"  -L, --list             list USER's passkeys (through USER's cached token)\n"
 		"      --history          USER's revocation history\n"
 		"      --discard-corrupt  drop USER's corrupt pending file (after inspecting it)\n"
+		"      --sync             fleet = etcd: mirror the fleet's pending requests here\n"
+		"      --follow           with --sync: then follow the fleet's changes\n"
+		"      --local-only       fleet = etcd: flag or cancel on this host alone\n"
 		"      --json             machine-readable output\n"
 		"      --config PATH      configuration file (default " CPK_DEFAULT_CONF ")\n"
 		"      --dry-run          show what would be done, change nothing\n"
 		"  -h, --help             this help\n"
 		"  -V, --version          version\n"
 		"\n"
-		"Exit status: 0 done, 1 usage or permission error, 2 something stays pending,\n"
-		"3 a request failed.\n", DEFAULT_JOBS);
+		"Exit status: 0 done, 1 usage or permission error (or etcd unreachable),\n"
+		"2 something stays pending, 3 a request failed.\n", DEFAULT_JOBS);
 }
 
 static int
@@ -119,7 +123,7 @@ static int
 set_mode(struct options *o, enum mode m)
 {
 	if (o->mode != M_NONE && o->mode != m)
-		return usage_error("only one of -d, -S, -x, -L, --history, --discard-corrupt and --run-pending may be given");
+		return usage_error("only one of -d, -S, -x, -L, --history, --discard-corrupt, --sync and --run-pending may be given");
 	o->mode = m;
 	return 0;
 }
@@ -199,6 +203,9 @@ static const struct option long_options[] = {
 	{ "list", no_argument, NULL, 'L' },
 	{ "history", no_argument, NULL, OPT_HISTORY },
 	{ "discard-corrupt", no_argument, NULL, OPT_DISCARD },
+	{ "sync", no_argument, NULL, OPT_SYNC },
+	{ "follow", no_argument, NULL, OPT_FOLLOW },
+	{ "local-only", no_argument, NULL, OPT_LOCAL_ONLY },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
@@ -249,6 +256,9 @@ parse_one(struct options *o, int ch, const char *arg)
 	case 'L': return set_mode(o, M_LIST);
 	case OPT_HISTORY: return set_mode(o, M_HISTORY);
 	case OPT_DISCARD: return set_mode(o, M_DISCARD);
+	case OPT_SYNC: return set_mode(o, M_SYNC);
+	case OPT_FOLLOW: o->follow = true; return 0;
+	case OPT_LOCAL_ONLY: o->local_only = true; return 0;
 	case OPT_JSON: o->json = true; return 0;
 	case OPT_CONFIG:
 		if (arg[0] != '/')
@@ -288,9 +298,15 @@ check_combination(struct options *o)
 		return usage_error("-r goes with flagging or -d");
 	if ((o->jobs_set || o->rate_set) && o->mode != M_RUN_PENDING)
 		return usage_error("-j and --rate go with --run-pending");
+	if (o->follow && o->mode != M_SYNC)
+		return usage_error("--follow goes with --sync");
+	if (o->local_only && o->mode != M_FLAG && o->mode != M_CANCEL)
+		return usage_error("--local-only goes with flagging or -d");
 	switch (o->mode) {
 	case M_STATUS:
 		return 0;
+	case M_SYNC:
+		return o->n_users == 0 ? 0 : usage_error("--sync takes no user names");
 	case M_RUN_PENDING:
 		return o->n_users == 0 ? 0 : usage_error("--run-pending takes no user names");
 	default:

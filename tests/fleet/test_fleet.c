@@ -14,6 +14,8 @@
 #include "config.h"
 #include "etcd.h"
 #include "fleet.h"
+#include "fleet_publish.h"
+#include "store.h"
 
 static char err[CPK_ERR_LEN];
 
@@ -184,6 +186,136 @@ START_TEST(unreachable)
 }
 END_TEST
 
+/* ---- lib/fleet_publish.c: compare-and-swap of pending/<user> ------------- */
+
+struct race {
+	struct cpk_etcd *other;		/* a second administrator */
+	int calls;
+	int interfere;			/* calls on which the other writes first */
+	char other_id[CPK_REQUEST_ID_LEN];
+};
+
+/* The other administrator flags too, between our read and our write. */
+static void
+other_flags(struct race *r)
+{
+	struct cpk_pending p = { NULL, 0, 0 };
+	struct cpk_request q;
+	char *text;
+
+	ck_assert_int_eq(cpk_request_init(&q, CPK_SEL_ALL, "other"), 0);
+	snprintf(r->other_id, sizeof(r->other_id), "%s", q.id);
+	ck_assert_int_eq(cpk_pending_add(&p, &q), 0);
+	text = cpk_pending_render("alice", &p, false);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_eq(cpk_etcd_put(r->other, "pending/alice", text, strlen(text), 0, NULL,
+				      err, sizeof(err)), 0);
+	free(text);
+	cpk_pending_free(&p);
+}
+
+static int
+add_one(void *ctx, struct cpk_pending *p, char *e, size_t len)
+{
+	struct race *r = ctx;
+	struct cpk_request q;
+
+	(void)e;
+	(void)len;
+	if (++r->calls <= r->interfere)
+		other_flags(r);
+	ck_assert_int_eq(cpk_request_init(&q, CPK_SEL_ALL, "root"), 0);
+	ck_assert_int_eq(cpk_pending_add(p, &q), 0);
+	return 0;
+}
+
+static int
+drop_all(void *ctx, struct cpk_pending *p, char *e, size_t len)
+{
+	(void)ctx;
+	(void)e;
+	(void)len;
+	cpk_pending_free(p);
+	return 0;
+}
+
+START_TEST(publish_compare_and_swap)
+{
+	struct cpk_etcd *e = client("/f-pub/");
+	struct race r = { .other = client("/f-pub/"), .interfere = 1 };
+	struct cpk_pending after, doc;
+	struct cpk_etcd_kvs kvs;
+	size_t i;
+	bool found = false;
+
+	/* absent, then created; the other administrator's write in between
+	 * fails our compare, and the retry keeps both requests */
+	ck_assert_msg(cpk_fleet_publish(e, "alice", add_one, &r, &after, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_int_eq(r.calls, 2);
+	ck_assert_uint_eq(after.n, 2);
+	for (i = 0; i < after.n; i++)
+		found = found || strcmp(after.items[i].id, r.other_id) == 0;
+	ck_assert_msg(found, "the other administrator's request was lost");
+	ck_assert_int_eq(cpk_etcd_get(e, "pending/alice", false, 0, &kvs, err, sizeof(err)), 0);
+	ck_assert_uint_eq(kvs.n, 1);
+	ck_assert_int_eq(kvs.kv[0].mod_revision, after.fleet_revision);
+	ck_assert_ptr_null(strstr(kvs.kv[0].value, "fleet_revision"));
+	ck_assert_int_eq(cpk_store_parse_pending(kvs.kv[0].value, kvs.kv[0].value_len, "alice",
+						 &doc), 0);
+	ck_assert_uint_eq(doc.n, 2);
+	cpk_pending_free(&doc);
+	cpk_etcd_kvs_free(&kvs);
+	cpk_pending_free(&after);
+
+	/* a key that changes under every attempt: given up, said so */
+	r.calls = 0;
+	r.interfere = CPK_FLEET_PUBLISH_TRIES;
+	ck_assert_int_eq(cpk_fleet_publish(e, "alice", add_one, &r, &after, err, sizeof(err)),
+			 CPK_ETCD_ERROR);
+	ck_assert_msg(strstr(err, "changed under us") != NULL, "%s", err);
+	ck_assert_uint_eq(after.n, 0);
+
+	/* emptied: the key goes */
+	ck_assert_msg(cpk_fleet_publish(e, "alice", drop_all, NULL, &after, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_int_eq(cpk_etcd_get(e, "pending/alice", false, 0, &kvs, err, sizeof(err)), 0);
+	ck_assert_uint_eq(kvs.n, 0);
+	cpk_etcd_kvs_free(&kvs);
+	cpk_etcd_close(r.other);
+	cpk_etcd_close(e);
+}
+END_TEST
+
+START_TEST(publish_refuses_corrupt)
+{
+	const char *values[] = { "garbage", "{\"version\":1,\"user\":\"bob\",\"requests\":[]}",
+				 "{\"version\":1,\"user\":\"alice\",\"requests\":[{}]}" };
+	struct cpk_etcd *e = client("/f-pubbad/");
+	struct race r = { 0 };
+	struct cpk_pending after;
+	struct cpk_etcd_kvs kvs;
+	size_t i;
+
+	for (i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		ck_assert_int_eq(cpk_etcd_put(e, "pending/alice", values[i], strlen(values[i]), 0,
+					      NULL, err, sizeof(err)), 0);
+		r.calls = 0;
+		ck_assert_int_eq(cpk_fleet_publish(e, "alice", add_one, &r, &after, err,
+						   sizeof(err)), CPK_ETCD_ERROR);
+		ck_assert_msg(strstr(err, "/f-pubbad/pending/alice does not hold") != NULL, "%s", err);
+		ck_assert_int_eq(r.calls, 0);
+		/* never written over */
+		ck_assert_int_eq(cpk_etcd_get(e, "pending/alice", false, 0, &kvs, err, sizeof(err)), 0);
+		ck_assert_str_eq(kvs.kv[0].value, values[i]);
+		cpk_etcd_kvs_free(&kvs);
+	}
+	ck_assert_int_eq(cpk_fleet_publish(e, "../x", add_one, &r, &after, err, sizeof(err)),
+			 CPK_ETCD_ERROR);
+	cpk_etcd_close(e);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -196,6 +328,10 @@ main(void)
 	tcase_add_test(tc, dead_host_claim_expires);
 	tcase_add_test(tc, hostile_claims);
 	tcase_add_test(tc, unreachable);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("publish");
+	tcase_add_test(tc, publish_compare_and_swap);
+	tcase_add_test(tc, publish_refuses_corrupt);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -130,7 +130,8 @@ echo "==== dpkg -i $deb"
 check "dpkg -i" dpkg -i "$deb"
 for f in "$module" "$helper" "$command" /etc/security/pam_cognito_passkey.conf \
 	/usr/share/pam-configs/cognito-passkey /lib/systemd/system/passkey-revoke.service \
-	/lib/systemd/system/passkey-revoke.timer /usr/share/bash-completion/completions/passkey-revoke \
+	/lib/systemd/system/passkey-revoke.timer /lib/systemd/system/passkey-revoke-sync.service \
+	/usr/share/bash-completion/completions/passkey-revoke \
 	/usr/share/man/man8/pam_cognito_passkey.8.gz /usr/share/man/man8/passkey-revoke.8.gz \
 	/usr/share/man/man5/pam_cognito_passkey.conf.5.gz /usr/share/man/man8/cognito-passkey-helper.8.gz \
 	/usr/share/doc/$pkg/examples/pam.d/sshd.example; do
@@ -140,6 +141,8 @@ check "no .la in the PAM directory" test ! -e "${module%.so}.la"
 check "state directory root 0700" [ "$(stat -c '%U %a' /var/lib/pam_cognito_passkey)" = "root 700" ]
 check "configuration is a conffile" grep -qx /etc/security/pam_cognito_passkey.conf "/var/lib/dpkg/info/$pkg.conffiles"
 check "timer enabled" test -L /etc/systemd/system/timers.target.wants/passkey-revoke.timer
+check "sync service not enabled (fleet hosts enable it)" \
+	test ! -e /etc/systemd/system/multi-user.target.wants/passkey-revoke-sync.service
 check "man finds the page" bash -c "man -w pam_cognito_passkey >/dev/null"
 check "passkey-revoke -V" "$command" -V
 

@@ -80,6 +80,7 @@ done
 want "$bashcompletiondir/passkey-revoke" 644
 want "$systemdunitdir/passkey-revoke.service" 644
 want "$systemdunitdir/passkey-revoke.timer" 644
+want "$systemdunitdir/passkey-revoke-sync.service" 644
 
 # nothing else: no .la, no stray file
 find "$dest" \( -type f -o -type l \) | sed "s|^$dest||" | sort >"$tmp/got"
@@ -101,21 +102,33 @@ grep -qx "ExecStart=$sbindir/passkey-revoke --run-pending" \
 	fail "passkey-revoke.service does not run $sbindir/passkey-revoke --run-pending"
 ! grep -q '@[a-z]*@' "$dest$systemdunitdir/passkey-revoke.service" ||
 	fail "passkey-revoke.service has an unsubstituted @variable@"
-pass "passkey-revoke.service runs $sbindir/passkey-revoke"
+grep -qx "ExecStartPre=-$sbindir/passkey-revoke --sync" \
+	"$dest$systemdunitdir/passkey-revoke.service" ||
+	fail "passkey-revoke.service does not sync first (ExecStartPre=-... --sync)"
+grep -qx "ExecStart=$sbindir/passkey-revoke --sync --follow" \
+	"$dest$systemdunitdir/passkey-revoke-sync.service" ||
+	fail "passkey-revoke-sync.service does not run $sbindir/passkey-revoke --sync --follow"
+! grep -q '@[a-z]*@' "$dest$systemdunitdir/passkey-revoke-sync.service" ||
+	fail "passkey-revoke-sync.service has an unsubstituted @variable@"
+pass "passkey-revoke.service and passkey-revoke-sync.service run $sbindir/passkey-revoke"
 
 # systemd accepts the units (when systemd-analyze is here); the copy runs
 # the command from DESTDIR, since verify checks that ExecStart= exists.
 if command -v systemd-analyze >/dev/null 2>&1; then
 	mkdir "$tmp/units"
-	sed "s|^ExecStart=$sbindir/|ExecStart=$dest$sbindir/|" \
-		"$dest$systemdunitdir/passkey-revoke.service" >"$tmp/units/passkey-revoke.service"
+	for unit in passkey-revoke.service passkey-revoke-sync.service; do
+		sed -e "s|^ExecStart=$sbindir/|ExecStart=$dest$sbindir/|" \
+			-e "s|^ExecStartPre=-$sbindir/|ExecStartPre=-$dest$sbindir/|" \
+			"$dest$systemdunitdir/$unit" >"$tmp/units/$unit"
+	done
 	cp "$dest$systemdunitdir/passkey-revoke.timer" "$tmp/units/"
 	if ! (cd "$tmp/units" && systemd-analyze verify --man=no \
-		passkey-revoke.service passkey-revoke.timer) >"$log" 2>&1 || [ -s "$log" ]; then
+		passkey-revoke.service passkey-revoke.timer passkey-revoke-sync.service) \
+		>"$log" 2>&1 || [ -s "$log" ]; then
 		cat "$log" >&2
 		fail "systemd-analyze verify"
 	fi
-	pass "systemd-analyze verify passkey-revoke.service passkey-revoke.timer"
+	pass "systemd-analyze verify passkey-revoke.service passkey-revoke.timer passkey-revoke-sync.service"
 fi
 
 # the pam-auth-update profile names the module
