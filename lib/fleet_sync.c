@@ -18,6 +18,7 @@
  * after a disconnect and listing afresh after a compaction or an event it
  * could not read.
  */
+#include "fleet_outcome.h"
 #include "fleet_publish.h"
 #include "util.h"
 
@@ -264,6 +265,20 @@ cpk_fleet_sync_once(const struct cpk_fleet_sync *s, struct cpk_etcd *e,
 	int rc;
 
 	memset(stats, 0, sizeof(*stats));
+	/*
+	 * The outcomes this host queued while etcd was away go first: a mirror
+	 * taken before them would bring back a request already carried out
+	 * here.  One that is still queued stops the sync (nothing is lost:
+	 * the next sync tries again).
+	 */
+	rc = cpk_fleet_outbox_flush(e, s->st, NULL, s->log, NULL, err, errlen);
+	if (rc != 0) {
+		if (rc > 0)
+			snprintf(err, errlen, "%d queued outcome(s) in %s/outbox could not be "
+				 "written to etcd; not mirroring before they are", rc,
+				 cpk_store_path(s->st));
+		return CPK_ETCD_ERROR;
+	}
 	if ((rc = cpk_etcd_get_keys(e, PREFIX, true, &kvs, err, errlen)) != CPK_ETCD_OK)
 		return rc;
 	stats->revision = kvs.revision;
