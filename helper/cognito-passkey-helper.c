@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * cognito-passkey-helper.c - the worker pam_cognito_passkey runs when a
  * revocation is pending for the user opening a session (like pam_unix's

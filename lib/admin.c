@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * admin.c - the administrator's transactions on the revocation state:
  * flag, cancel, discard corrupt state (admin.h), and the checks of who
@@ -18,7 +19,7 @@
 
 #define SELECTOR_MAX	300
 
-/* An event of ours; the counts of DESIGN.md are "not given" (-1). */
+/* An event of ours; the counts of doc/DESIGN.md are "not given" (-1). */
 static struct cpk_event
 admin_event(const struct cpk_admin *a, const char *name, const struct cpk_request *req,
 	    const char *reason, const char *selector)
@@ -60,7 +61,7 @@ cpk_admin_open(const struct cpk_admin *a, int flags, bool missing_ok, struct cpk
 	if (errno == ENOENT && missing_ok)
 		return 1;
 	/*
-	 * state_dir is root's and 0700 (DESIGN.md), and the command is not
+	 * state_dir is root's and 0700 (doc/DESIGN.md), and the command is not
 	 * set-uid: a user asking for their own status must ask root.
 	 */
 	if (errno == EACCES && !a->is_root)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The administrator's transactions on the revocation state (passkey-revoke
  * -a/-c/-n/--rp, -d, --discard-corrupt), who may read whose state (-S,

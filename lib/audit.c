@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The one place that formats audit lines.  Every value that an attacker
  * may influence (user names, credential names from Cognito, error text)

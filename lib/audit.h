@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The one place that formats audit lines:
  *   event=passkey_deleted user=alice credential=AbC name="YubiKey 5C" ...

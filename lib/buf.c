@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * Growable buffers for request and answer bodies (http.h), which may hold
  * secrets (a token in a request or an answer): they never realloc, which

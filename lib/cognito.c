@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The Cognito user-pool operations we need, over the transport of http.c:
  * DeleteWebAuthnCredential, ListWebAuthnCredentials (every page), GetUser,

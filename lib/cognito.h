@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * HTTPS awsJson1_1 client for the Cognito user-pool operations we need.
  * Callers never see JSON: results are typed, errors are a struct cpk_reply.

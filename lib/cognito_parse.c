@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The parsers of Cognito's answers: error bodies (the code and message of
  * a struct cpk_reply), ListWebAuthnCredentials pages, the AuthenticationResult

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * Private to lib/: the parsers of Cognito's answers that only cognito.c
  * uses (the ones tests and fuzzers call are in cognito.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * Configuration: /etc/security/pam_cognito_passkey.conf and module
  * arguments of the same names.  One parser for the module, the helper and
@@ -69,7 +70,7 @@ struct cpk_config {
 	unsigned int etcd_timeout;	/* seconds, 1..60, per etcd call */
 };
 
-/* Defaults of DESIGN.md.  Returns 0, -1 on ENOMEM. */
+/* Defaults of doc/DESIGN.md.  Returns 0, -1 on ENOMEM. */
 int cpk_config_init(struct cpk_config *cfg);
 void cpk_config_free(struct cpk_config *cfg);
 

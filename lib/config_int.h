@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * Private to lib/: the value rules of config_values.c that the key table
  * of config.c names (the public ones are in config.h).

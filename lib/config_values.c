@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The rules for configuration values (config.h, config_int.h): region,
  * user pool and client ids, token_cache templates, endpoint URLs and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The etcd client's transport: one curl handle, the endpoints in turn,
  * TLS always verified (etcd_ca_file, client certificate), answers capped

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * A small etcd v3 client over its JSON gateway (POST /v3/...), with the
  * libcurl and json-c that libcpk links already: no gRPC, no new

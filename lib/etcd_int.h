@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * Inside lib/etcd*.c only: the handle, the transport and the JSON helpers
  * shared by the key-value calls and the watch.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * What etcd's JSON gateway sends and wants: base64 keys and values, int64
  * as decimal strings, mvccpb.KeyValue objects.  Everything parsed here

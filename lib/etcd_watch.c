@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The watch: POST /v3/watch with a create_request, then a stream of JSON
  * messages, {"result": WatchResponse} or {"error": ...}, each parsed as it

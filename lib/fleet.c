@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The fleet's per-user claim in etcd: lease, then one txn that creates
  * claims/<user> only if absent and otherwise reads who holds it.

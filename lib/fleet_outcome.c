@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * A run's outcome into etcd (fleet_outcome.h): the one txn, the merge
  * when the fleet's document moved on meanwhile, and the outbox that keeps

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * fleet_publish.c - an administrator's change to pending/<user> in etcd:
  * read it, change it, and write it back in one transaction that compares

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
- * The administrator's side of the fleet (issue 13, DESIGN.md "Fleet
+ * The administrator's side of the fleet (issue 13, doc/DESIGN.md "Fleet
  * (etcd)"): a flag or a cancel changes pending/<user> in etcd first, in
  * one transaction that compares the key's mod_revision, and only then is
  * mirrored locally (lib/admin.c); passkey-revoke --sync [--follow]

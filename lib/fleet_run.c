@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The engine's run under the fleet's claim (fleet_run.h): claim, refresh
  * of the local copy, the notes of what the run did, and at the end the

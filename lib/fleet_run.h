@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * Private to lib/: the engine's run with fleet = etcd (revoke_run.h).
  * With fleet = none every hook returns at once and etcd is never opened.

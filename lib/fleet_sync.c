@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * fleet_sync.c - passkey-revoke --sync [--follow]: state_dir/pending/
  * made the mirror of the fleet's pending/ in etcd.

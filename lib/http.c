@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The HTTPS awsJson1_1 transport of the Cognito client (http.h): one curl
  * easy handle per client, kept for a whole run so that K requests cost one
@@ -414,7 +415,7 @@ transport_error(struct cpk_client *c, CURLcode rc, struct cpk_reply *r)
 }
 
 /*
- * An error answer: the code per DESIGN.md, else "HTTP<status>".  Real
+ * An error answer: the code per doc/DESIGN.md, else "HTTP<status>".  Real
  * Cognito has been seen throttling with only {"message":"Rate exceeded"}
  * (aws-amplify/amplify-js#6767): name that what it is.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * Private to lib/: the HTTPS awsJson1_1 transport under the Cognito
  * operations of cognito.c.  One POST of a JSON body to the client's

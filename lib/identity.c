@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * Whose token is it: the rule of identity.h, in one place, so that the
  * claims check before any request and the GetUser check after connecting

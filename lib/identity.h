@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
- * Whose token is it (DESIGN.md, "Identity: whose token is it (revised)").
+ * Whose token is it (doc/DESIGN.md, "Identity: whose token is it (revised)").
  *
  * A token in alice's cache is alice's only once proven, because anyone who
  * can write her cache (alice herself at off-boarding, or whoever holds her

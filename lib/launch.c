@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * Running cognito-passkey-helper from the PAM module, the parent's side
  * (launch.h): pam_unix runs unix_chkpwd the same way, but this one is

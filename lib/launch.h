@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The parent side of running cognito-passkey-helper from the PAM module:
  * fork with every signal blocked (the child side is spawn.h plus the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * pool.c - the forked workers of passkey-revoke -x and --run-pending
  * (pool.h): spawn, read each worker's report, reap, and run a list of

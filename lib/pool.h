@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The worker pool of passkey-revoke -x and --run-pending: each user's run
  * of the engine (lib/revoke.c) in a forked worker process, not a thread,

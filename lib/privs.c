@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * File-system identity switch, modelled on Linux-PAM's
  * libpam/pam_modutil_priv.c.  setfsuid() and setfsgid() do not report

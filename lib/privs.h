@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * Switching the file-system identity to a user and back, as Linux-PAM's
  * pam_modutil_drop_priv does: supplementary groups (initgroups), setfsgid,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The retry quota of AWS "standard" retry mode (JS SDK v3, botocore),
  * shared by every worker of one passkey-revoke run: a bucket of 500

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * A requests-per-second cap shared by forked worker processes
  * (passkey-revoke --run-pending -j N --rate R): Cognito's quotas are per

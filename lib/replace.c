@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * Atomic replacement of a file (replace.h).  The store and the token
  * cache each had their own copy; this one keeps the stricter rule of each:

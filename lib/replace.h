@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * Replace a file atomically: the one routine for every file we rewrite
  * (pending/<user> under state_dir, a user's token cache).

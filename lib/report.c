@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * report.c - the one writer and parser of the helper report lines
  * (report.h): lib/revoke.c writes them, lib/pool.c and the PAM module

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The helper report: the exit statuses and the one writer and parser of
  * the lines a run prints (cognito-passkey-helper's stdout for the PAM
@@ -23,7 +24,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-/* Exit statuses of DESIGN.md, shared by the command, the helper and the module. */
+/* Exit statuses of doc/DESIGN.md, shared by the command, the helper and the module. */
 enum cpk_status {
 	CPK_DONE = 0,		/* nothing pending any more (or nothing was) */
 	CPK_USAGE = 1,		/* usage, permission or system error */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * When to try an operation again, and how long to wait first: AWS
  * "standard" retry mode (botocore, JS SDK v3) for the transport in http.c.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The engine's records of what a run did (revoke_run.h): the history
  * events, the pending file, the audit lines and the report lines (the
@@ -75,7 +76,7 @@ cpk_run_admin_only(const char *code)
 static const char *
 pending_error_hint(const char *code)
 {
-	/* the table of DESIGN.md: nothing we retry can fix these */
+	/* the table of doc/DESIGN.md: nothing we retry can fix these */
 	if (cpk_run_admin_only(code) ||
 	    strcmp(code, "PasswordResetRequiredException") == 0 ||
 	    strcmp(code, "OperationNotEnabledException") == 0 ||

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The engine: one user's pending requests -> token -> list -> select ->
  * delete -> record.  Run by cognito-passkey-helper (for the PAM module)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The engine's run (revoke.h): one user's pending requests -> token ->
  * identity -> list -> select -> delete -> record, under the user's lock

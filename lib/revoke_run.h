@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * Private to lib/: the state of one engine run (revoke.h), shared by its
  * three parts: revoke_run.c carries the run out (token, identity, listing,

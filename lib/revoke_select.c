@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * Which credentials a run acts on (revoke_run.h): every listed credential
  * that some request selects (all, a name glob, a relying party, or an id

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The child side of the module's fork/execve of cognito-passkey-helper:
  * shed what the calling user controls, become fully root (spawn.h).

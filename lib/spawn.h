@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * What the PAM module's child does between fork() and execve() of
  * cognito-passkey-helper: it leaves every process attribute the calling

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The store's own rooms (store.h has the layout and the crash-safety
  * rules): opening state_dir and its subdirectories, refusing them when

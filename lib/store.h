@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
- * Revocation state under state_dir (DESIGN.md, "Revocation state"):
+ * Revocation state under state_dir (doc/DESIGN.md, "Revocation state"):
  *
  *   state_dir/            root-owned, 0700
  *     pending/<user>      the user's pending requests, one JSON document;

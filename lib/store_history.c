@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * history/<user> (store.h): append-only JSON lines, one event each.  A
  * crash may cut the last line: the next append starts on a line of its

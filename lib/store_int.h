@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * Inside the store (store*.c only; the rest of the program uses store.h):
  * the handle, the directory checks every file shares, and the JSON

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The per-user lock (store.h): flock on lock/<user>, a file that is never
  * renamed over or removed, so every writer of a user's pending file and

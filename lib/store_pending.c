@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * pending/<user> (store.h): the document's parser and renderer, loading
  * it (a corrupt file stays where it is), saving it atomically under the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * A revocation request and the list of them in memory (store.h): making
  * one, describing its selector, recording a deferred run, adding and

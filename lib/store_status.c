@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * What passkey-revoke -S shows for one user (store.h): a snapshot derived
  * from pending/<user> and history/<user>, taken without the lock and

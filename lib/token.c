@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The user's token cache: reading it (opened as the user), recognising its
  * format, the document in memory, and the root-only client secret file.

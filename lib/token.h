@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The user's token cache: opened as the user, never as root; formats
  * recognised by content; JWT claims checked before any request; refreshed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The access token's claims: the JWT payload decoded, and the rules a
  * cached token must pass before any request is made with it

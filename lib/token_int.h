@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * Inside the token cache (token*.c only; the rest of the program uses
  * token.h): the handle, the member names of each format, and the helpers

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * Refreshing the access token and writing the new tokens back to the
  * user's cache, as the user, in the file's own format, atomically

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * Small helpers shared by every part of pam_cognito_passkey: secret
  * wiping, user-name and path hygiene, and the run deadline.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * pam_cognito_passkey.c - carry out an administrator's pending passkey
  * revocations when a user opens a session or changes a password.
@@ -473,7 +474,7 @@ carry_out(struct module *m)
 	return o;
 }
 
-/* fail=open|closed decides; DESIGN.md "PAM entry points". */
+/* fail=open|closed decides; doc/DESIGN.md "PAM entry points". */
 static int
 pam_code(const struct module *m, enum outcome o)
 {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * passkey-revoke's own pieces: its options (options.c), the command
  * itself (main.c) and its two presentations, text (text.c) and --json

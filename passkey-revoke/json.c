@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * json.c - passkey-revoke --json: one JSON document on stdout for each
  * action.  Every string that came from outside is its printable copy

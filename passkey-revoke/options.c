@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * options.c - passkey-revoke's command line: the options, the checks of
- * their arguments and the combinations DESIGN.md's synopsis allows.
+ * their arguments and the combinations doc/DESIGN.md's synopsis allows.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -272,7 +273,7 @@ parse_one(struct options *o, int ch, const char *arg)
 	}
 }
 
-/* The combinations DESIGN.md's synopsis allows. */
+/* The combinations doc/DESIGN.md's synopsis allows. */
 static int
 check_combination(struct options *o)
 {

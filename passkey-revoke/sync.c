@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * sync.c - passkey-revoke --sync [--follow] (fleet = etcd): the fleet's
  * pending requests mirrored into state_dir (lib/fleet_sync.c), a summary

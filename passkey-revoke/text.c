@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * text.c - passkey-revoke's output for a person: one line a user for -S
  * (as passwd -S), key=value lines for --history and -L, one line an

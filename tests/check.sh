@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # The whole test suite, as CI runs it:
 #   1. install missing Debian packages, autoreconf, build out of tree in build/
 #   2. make check (units, emulator, client, token, engine, command, e2e PAM)

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # tests/demo.sh -- pam_cognito_passkey from a clean clone, in one command:
 #
 #   sudo tests/demo.sh

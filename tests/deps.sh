@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # Install what building and testing need, on Debian 12, when it is missing.
 # Sourced by tests/check.sh and tests/demo.sh.
 cpk_install_deps() {

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # tests/harness.sh: the one pass/fail harness of the shell tests (e2e, cli,
 # reliability, symbols.sh).  Sourced.
 #

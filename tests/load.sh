@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # The suite under load, beside another copy of itself: the proof that the
 # tests wait on events, not on time, and share no port, file or name.
 #

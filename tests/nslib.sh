@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # tests/nslib.sh: what the harnesses (tests/e2e/lib.sh, tests/cli/lib.sh)
 # do inside the private mount namespace of tests/sandbox.sh.  Sourced.
 #

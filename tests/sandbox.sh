@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # Run a command as root inside a private mount namespace in which the test
 # users exist for every process (getpwnam in the helper too, which starts
 # with an empty environment, so nss_wrapper cannot reach it).  Nothing

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 """syslog_sink.py SOCKET OUTFILE: a /dev/log for tests.
 
 Binds a Unix datagram socket at SOCKET (what syslog(3) and pam_syslog send

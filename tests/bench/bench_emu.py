@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 """bench_emu.py: emulator-side chores for tests/bench/run.sh (stdlib only).
 
 Reads EMU_URL and EMU_CA.  One keep-alive connection per invocation, so that

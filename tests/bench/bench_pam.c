@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * bench_pam.c - the PAM module's fast path, timed (tests/bench/run.sh).
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 """boto3_revoke.py TOKEN_CACHE ENDPOINT CA REGION
 
 The baseline of tests/bench/run.sh: what an administrator would script with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * floor.c - the network floor for tests/bench/run.sh: the least time one
  * TLS connection and K requests take on this machine, measured in-process

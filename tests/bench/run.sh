@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # tests/bench/run.sh: performance of pam_cognito_passkey against its baselines
 # and against the physical limit, side by side in one run (issue 9).  Not part
 # of `make check`: run it on demand, as root, on a quiet machine.
@@ -33,7 +34,7 @@ BULK_USERS=200
 HOLD_HANDLES=1000
 
 usage() {
-	sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '3,17p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 

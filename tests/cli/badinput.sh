@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # Bad input: a clear message, the documented exit status (1), and the state
 # untouched.  Also: loose or foreign state_dir, corrupt pending file,
 # non-root callers, unreadable configuration.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # Ten `passkey-revoke -x` for the same user at once: each credential is
 # deleted exactly once (the emulator's request log).  Ten flags at once: no
 # request is lost.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # flag -> -x -> gone: credentials deleted in the emulator, pending file gone,
 # history holds one event per credential with its request id, status says
 # done, audit lines in syslog; -a with 25 passkeys takes every page.

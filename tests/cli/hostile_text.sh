@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # Issue 17, findings 4, 5 and 6, as an attacker (or a broken disk) would:
 #  4  a token whose claims hold terminal escapes, passkey names with C1
 #     controls and invalid UTF-8 in state files: nothing that reaches the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # tests/cli/lib.sh: harness for the passkey-revoke tests against the emulator.
 # Sourced by every tests/cli/*.sh:
 #

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Every answer of DESIGN.md's outcome table, produced by an emulator fault on
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
+# Every answer of doc/DESIGN.md's outcome table, produced by an emulator fault on
 # DeleteWebAuthnCredential, recorded as the table says; token problems too.
 . "$(dirname "$0")/lib.sh"
 cli_init "$0" "$@"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # The engine's report (what the PAM module's notify reads from the helper):
 # one tab-separated line per outcome, names made safe, no token ever; the
 # helper's audit lines carry the PAM service and type.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # The AWS "standard" retry rules the client keeps: a server's Retry-After
 # or x-amz-retry-after is waited for (never past the run's deadline), and
 # one retry quota (500 tokens, 5 a retry) is shared by every worker of a

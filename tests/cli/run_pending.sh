@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # --run-pending: every flagged user, -j N workers at a time, --rate R capping
 # the requests per second across all of them, a progress line only on a
 # terminal, exit status over all users, --json.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # Selectors: -n GLOB and --rp RPID choose by name and relying party, -c with an
 # unknown id ends as passkey_absent, a glob that matches nothing completes with
 # zero deletions; -L lists; --dry-run changes nothing; -d cancels.

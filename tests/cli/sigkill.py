@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 """sigkill.py ITERATIONS: kill passkey-revoke -x with SIGKILL at random points.
 
 Run by sigkill.sh inside the sandbox, with the emulator up (EMU_URL, EMU_CA)

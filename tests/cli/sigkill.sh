@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # SIGKILL at random points of a run, 50 times: the state always parses,
 # nothing flagged is lost, nothing is recorded as deleted that Cognito still
 # has, and a later run finishes the job, deleting each credential once.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # Mistakes only an administrator can fix (a missing or non-PEM ca_file, a
 # broken client_secret_file, an endpoint that is not Cognito) are
 # configuration errors, not outages: exit 1 with the key and the file named,

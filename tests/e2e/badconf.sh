@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # A bad configuration is logged loudly even without debug (LOG_ALERT) and
 # gives PAM_IGNORE with fail=open, PAM_SYSTEM_ERR with fail=closed, where
 # fail=closed may come from the module arguments or from the file itself.

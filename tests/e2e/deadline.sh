@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # The hard deadline: a helper that hangs is killed at timeout + 2 s and
 # reaped; the session returns in time; the revocation stays pending;
 # fail=closed refuses, fail=open lets the session open; the module audits

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # The fast path: nothing pending -> PAM_IGNORE, no helper started, no
 # request made; the other entry points and the PAM_PRELIM_CHECK phase do
 # nothing; unknown or unsafe user names and non-root callers are ignored.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # The sandbox holds while the host rewrites its /etc: the test users stay
 # resolvable inside tests/sandbox.sh after /etc/passwd and /etc/group are
 # replaced outside (as useradd or another test suite does, by rename).  The

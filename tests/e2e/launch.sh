@@ -1,9 +1,10 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # How the module runs its helper (like pam_unix runs unix_chkpwd): empty
 # environment, only stdin (/dev/null), stdout (a pipe) and stderr
 # (/dev/null) open, signals unblocked, argv = user service type settings;
 # the host's SIGCHLD handler neither fires nor is lost; every exit status
-# maps to the code of DESIGN.md's table for fail=open and fail=closed; with
+# maps to the code of doc/DESIGN.md's table for fail=open and fail=closed; with
 # notify the user is told of each revoked passkey, names sanitized.
 # The stub helper (stub_helper.c) stands in for the real one.
 . "$(dirname "$0")/lib.sh"

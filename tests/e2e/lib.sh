@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # tests/e2e/lib.sh: harness for the end-to-end tests of pam_cognito_passkey
 # through real PAM stacks.  Sourced by every tests/e2e/*.sh:
 #
@@ -7,7 +8,7 @@
 #   ... e2e_service / e2e_drive / e2e_expect ... checks ...
 #   e2e_done                  summary; exit 1 if a check failed
 #
-# Inside the namespace (DESIGN.md, "Testing notes"):
+# Inside the namespace (doc/DESIGN.md, "Testing notes"):
 #   - the test users alice bob carol mallory exist for every process;
 #   - the helper the module runs is the compiled-in path ($CPK_HELPER_PATH),
 #     with the built helper (or the stub) bind-mounted over it; when that

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # The shipped PAM configuration works as shipped: the pam-auth-update profile
 # (conf/pam-configs/cognito-passkey) puts the module in common-session and
 # common-password but not in common-session-noninteractive, and the stacks

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # The module under pamtester, an ordinary PAM application, through
 # pam_wrapper (service files from a directory, pam_syslog passed on to
 # syslog): a stack as an administrator writes it (conf/pam.d examples).

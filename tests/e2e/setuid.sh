@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # Must-show (issue 17, finding 2): the REAL set-uid /bin/su and
 # /usr/bin/passwd, started by a regular user, carry out a pending
 # revocation.  Their real uid is the caller's; the helper's child must

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * stub_helper.c - stands in for cognito-passkey-helper in the tests of
  * the module's launch contract (tests/e2e/launch.sh, deadline.sh, ...).

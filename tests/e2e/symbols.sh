@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # The module links neither libcurl nor json-c (readelf -d), exports only the
 # pam_sm_* entry points, loads with every symbol resolved (dlopen RTLD_NOW),
 # and names the helper path it was built for.  No root needed.

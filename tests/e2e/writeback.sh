@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # A refresh rotates the refresh token and the new tokens cannot be written
 # back (alice's cache directory is read-only to her): the old refresh token
 # is dead already, so the run uses the new access token all the same and

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 """A local Amazon Cognito user-pool service for the pam_cognito_passkey tests.
 
 Python 3 standard library only.  It speaks the awsJson1_1 protocol that real

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 """emuctl.py METHOD PATH [JSON]: call the Cognito emulator's control interface.
 
 Reads EMU_URL (e.g. https://127.0.0.1:43210/) and EMU_CA (CA file for HTTPS).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 """Helpers shared by the emulator's own tests (standard library only).
 
 Emu starts cognito_emulator.py on a free loopback port (HTTPS with a throw-away

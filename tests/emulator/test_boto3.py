@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 """The emulator driven by the official AWS SDK for Python (boto3/botocore).
 
 Every operation and every error the product meets, over HTTPS with a

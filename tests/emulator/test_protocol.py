@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 """Wire-level tests of the Cognito emulator (no AWS SDK needed).
 
 What the C client depends on: status codes, headers, error bodies, empty

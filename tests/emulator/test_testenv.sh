@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # Tests of testenv.sh, the bash API the end-to-end tests and the demo use:
 # emu_start / emu_ctl / emu_wrong_ca / emu_stop, under set -u.
 set -u

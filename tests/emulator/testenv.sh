@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # testenv.sh: start and drive the local Cognito emulator from bash tests.
 # Source it:  . "$srcdir/../emulator/testenv.sh"   (works with set -eu)
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # tests/fleet/etcdenv.sh: a real etcd for the fleet tests.  Sourced.
 #
 #   etcd_certs DIR             CA, server cert (127.0.0.1, localhost), client

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 """A hostile etcd gateway on loopback for tests/fleet/test_etcd: every
 answer is wrong in one way, chosen by the first path component
 (http://127.0.0.1:PORT/MODE/v3/kv/range).  Prints its port on stdout once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * lib/etcd*.c against a real etcd (started by etcd.test with TLS and
  * client-certificate auth) and against a hostile fake gateway.

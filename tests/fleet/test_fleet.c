@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * lib/fleet.c's claim against the real etcd that etcd.test starts:
  * once per user fleet-wide, the holder named, released by lease revoke,

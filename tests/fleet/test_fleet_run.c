@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The engine with fleet = etcd, two simulated hosts (A and B: their own
  * config, state_dir and host_name) against one real etcd and one Cognito

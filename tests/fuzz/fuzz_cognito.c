@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The Cognito response parsers: error bodies, credential list pages and
  * token answers.  Every byte from the network is untrusted.  The first

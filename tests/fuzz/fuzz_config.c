@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The configuration parser, fed arbitrary files.  The file goes through a
  * memfd so that the real path (open, fstat, line reader) is exercised.

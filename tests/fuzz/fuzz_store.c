@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The state files: pending/<user> (one JSON document) and history/<user>
  * (JSON lines).  Both live in a root-only directory, but a crash, a full

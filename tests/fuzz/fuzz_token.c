@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The token cache parser (JSON in its three formats) and the JWT claim
  * decoder, fed arbitrary bytes: the user controls this file.

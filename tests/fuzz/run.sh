@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # Run every libFuzzer target for SECONDS each (default 30) and print the
 # executions per target.  Builds with clang in $CPK_FUZZ_BUILD (default
 # build-fuzz/ at the top, like tests/check.sh's build/ and build-san/)

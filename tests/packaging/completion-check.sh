@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # The bash completion of passkey-revoke: options, user names with state,
 # every account for a flag, credential ids from `passkey-revoke -L USER`.
 # passkey-revoke is replaced by a function with fixed answers.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # The Debian package on this machine, end to end:
 #
 #   sudo tests/packaging/deb-check.sh ../libpam-cognito-passkey_0.1.0_amd64.deb

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # make install / make uninstall with DESTDIR: every file lands where it
 # should, nothing else is installed, an administrator's configuration is
 # never overwritten nor removed, and make uninstall leaves no file behind.

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 """fault_matrix.py: every fault the emulator can inject, on every operation of
-a run, checked against DESIGN.md's outcome table through `passkey-revoke -x`.
+a run, checked against doc/DESIGN.md's outcome table through `passkey-revoke -x`.
 
 Run by fault_matrix.sh inside the sandbox, with the emulator started.  For
 each cell (fault x operation x mode):
@@ -65,7 +66,7 @@ OPERATIONS = [("list", "ListWebAuthnCredentials", "all"),
               ("refresh", "GetTokensFromRefreshToken", "all")]
 MODES = ["once", "persistent"]
 
-# DESIGN.md, "Outcomes of DeleteWebAuthnCredential" (and the same error model
+# doc/DESIGN.md, "Outcomes of DeleteWebAuthnCredential" (and the same error model
 # for the list and the refresh):
 #   TooManyRequests, LimitExceeded, InternalError, network: retried with
 #     backoff inside the deadline; otherwise stays pending
@@ -88,7 +89,7 @@ CAUSE = {
 
 
 def expected(fault, op, mode):
-    """'done' or 'pending', from DESIGN.md's table."""
+    """'done' or 'pending', from doc/DESIGN.md's table."""
     if mode == "persistent":
         return "pending"
     if fault in RETRIED:
@@ -302,7 +303,7 @@ class Matrix:
         cell.emu_deleted = len(emu_deleted)
         want_rc = 0 if cell.want == "done" else 2
         if cell.outcome != cell.want:
-            cell.fail("outcome %s, DESIGN.md says %s" % (cell.outcome, cell.want))
+            cell.fail("outcome %s, doc/DESIGN.md says %s" % (cell.outcome, cell.want))
         if cell.rc != want_rc:
             cell.fail("exit %s, want %d (stderr: %s)" % (cell.rc, want_rc, err.strip()[:200]))
         if cell.outcome == "done" and left:

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 """hostile.py: the /proc and core-file parts of tests/reliability/hostile.sh.
 
   hostile.py secrets TOKENFILE...

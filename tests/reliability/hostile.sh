@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # Hostile host: what a curious user, a careless administrator or a bad
 # network can do must neither expose a token nor lose a revocation.
 #   1. no token in any process's argv or environment while the helper runs

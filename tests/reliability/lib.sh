@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # tests/reliability/lib.sh: what the reliability tests share.  They run
 # through the end-to-end harness (tests/e2e/lib.sh: private mount
 # namespace, test users, helper bind mount, /dev/log sink, emulator), so

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # A long-lived PAM host: one process (pam_loop.c) runs pam_start /
 # pam_open_session / pam_close_session / pam_end cycles with the module,
 # as sshd does for months:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * pam_loop.c - a long-lived PAM host: one process running many
  * pam_start / pam_open_session / pam_close_session / pam_end cycles, as

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # The command and the helper end to end under valgrind memcheck, against
 # the emulator: passkey-revoke -a, -L, -S, -x and --history; the helper
 # for one user as the module runs it (empty environment), through a token

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * lib/audit.c: one event is one greppable key=value line, whatever bytes
  * an attacker puts in a user name, a passkey name or an error message.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * lib/cognito.c, cognito_parse.c, http.c and retry.c: pure parser and
  * classification tests (always), and the client against the local emulator

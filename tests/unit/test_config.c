@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * lib/config.c: every key, its default, and every error, which must name
  * the file, the line and the key.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * lib/replace.c: the one atomic replace-a-file routine (pending files,
  * token caches): the new content or the old, never a temp file left

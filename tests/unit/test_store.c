@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * lib/store.c and lib/rate.c: state_dir checks, locks, atomic pending
  * files, corrupt files set aside, history lines, listing; the shared rate
