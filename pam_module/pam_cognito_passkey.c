@@ -517,9 +517,11 @@ run_module(pam_handle_t *pamh, int flags, int argc, const char **argv, const cha
 	m.silent = (flags & PAM_SILENT) != 0;
 	get_service(&m);
 
-	if (load_config(&m, argc, argv) < 0)
+	if (load_config(&m, argc, argv) < 0) {
+		/* the line that says so names the user when PAM knows one */
+		get_user(&m);
 		o = OUTCOME_SYSERR;
-	else if (!get_user(&m))
+	} else if (!get_user(&m))
 		o = OUTCOME_NONE;
 	else if ((o = check_pending(&m)) == OUTCOME_PENDING)
 		o = user_known(&m) ? carry_out(&m) : OUTCOME_NONE;

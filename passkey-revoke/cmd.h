@@ -73,6 +73,7 @@ void text_progress_clear(void);
 struct json_object;
 void jdoc_print(struct json_object *o);
 void jdoc_flagged(const char *user, const struct cpk_request *r);
+void jdoc_cancelled(const char *user, size_t n, bool dry_run);
 void jdoc_status_add(struct json_object *arr, const char *user,
 		     const struct cpk_user_status *us, const struct cpk_pending *p);
 void jdoc_history_add(struct json_object *arr, const char *stored_line);

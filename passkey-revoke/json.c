@@ -123,6 +123,17 @@ request_json(const struct cpk_request *r)
 }
 
 void
+jdoc_cancelled(const char *user, size_t n, bool dry_run)
+{
+	json_object *o = json_object_new_object();
+
+	jset_str(o, "user", user);
+	jset_int(o, dry_run ? "would_cancel" : "cancelled", (int64_t)n);
+	jdoc_print(o);
+	json_object_put(o);
+}
+
+void
 jdoc_flagged(const char *user, const struct cpk_request *r)
 {
 	json_object *o = json_object_new_object();

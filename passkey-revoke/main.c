@@ -118,16 +118,41 @@ out:
 	return status;
 }
 
+/* pending/<user> exists in state_dir (read only: nothing is created). */
+static bool
+pending_for(struct cmd *c, const char *user)
+{
+	struct cpk_store *st = NULL;
+	char err[CPK_ERR_LEN];
+	bool found;
+
+	if (cpk_admin_open(&c->admin, 0, true, &st, err, sizeof(err)) != 0)
+		return false;
+	found = cpk_pending_exists(st, user) == 1;
+	cpk_store_close(st);
+	return found;
+}
+
 static int
 cmd_cancel(struct cmd *c, const char *user)
 {
 	char err[CPK_ERR_LEN];
 	size_t n;
 
+	/*
+	 * A user removed from this host may still have something pending (an
+	 * off-boarding): that can be cancelled.  A name that is neither a user
+	 * nor in the state is a typo: say so, and create nothing (no lock file).
+	 */
+	if (getpwnam(user) == NULL && c->cfg.fleet != CPK_FLEET_ETCD && !pending_for(c, user))
+		return fail(CPK_USAGE, "user '%s' does not exist, and nothing is pending for them",
+			    user);
 	if (cpk_admin_cancel(&c->admin, user, c->o.reason, c->o.dry_run, &n, err,
 			     sizeof(err)) < 0)
 		return fail(CPK_USAGE, "%s", err);
-	if (n == 0 || c->o.dry_run)
+	if (c->o.json)
+		jdoc_cancelled(user, n, c->o.dry_run);
+	else if (n == 0 || c->o.dry_run)
 		printf("%s: %s\n", user, n == 0 ? "nothing pending" :
 		       "would cancel the pending revocations");
 	else

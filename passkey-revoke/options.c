@@ -30,7 +30,7 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 		"Usage: " PROG " [-a | -c ID ... | -n GLOB | --rp RPID] [-r REASON] USER\n"
-		"       " PROG " -d USER\n"
+		"       " PROG " -d [-r REASON] USER\n"
 		"       " PROG " -S [USER ...] | -S -A\n"
 		"       " PROG " -x USER\n"
 		"       " PROG " --run-pending [-j N] [--rate R]\n"
@@ -132,7 +132,14 @@ set_mode(struct options *o, enum mode m)
 static int
 set_selector(struct options *o, enum cpk_selector sel)
 {
-	if (o->have_sel && (o->sel != sel || sel != CPK_SEL_IDS))
+	static const char *const flag[] = {
+		[CPK_SEL_ALL] = "-a", [CPK_SEL_IDS] = "-c", [CPK_SEL_NAME] = "-n",
+		[CPK_SEL_RP] = "--rp",
+	};
+
+	if (o->have_sel && o->sel == sel && sel != CPK_SEL_IDS)
+		return usage_error("%s is given more than once", flag[sel]);
+	if (o->have_sel && o->sel != sel)
 		return usage_error("give one of -a, -c ID (repeatable), -n GLOB or --rp RPID");
 	o->have_sel = true;
 	o->sel = sel;

@@ -38,6 +38,11 @@ expect_usage "user ../etc for -x" "invalid user name" -x ../etc
 expect_usage "user ../etc for -S" "invalid user name" -S ../etc
 expect_usage "user with a newline" "invalid user name 'al\\\\x0aice'" -a "$(printf 'al\nice')"
 expect_usage "empty reason" "the reason must not be empty" -a -r "" alice
+expect_usage "-a twice" "-a is given more than once" -a -a alice
+expect_usage "-a and -n" "give one of -a" -a -n 'Yubi*' alice
+expect_usage "-d for a name that is no user and has nothing pending" \
+	"user 'nosuchuser' does not exist, and nothing is pending for them" -d nosuchuser
+cli_check "-d nosuchuser creates no lock file" test ! -e "$CLI_STATE/lock/nosuchuser"
 expect_usage "reason with a control byte" "printable" -a -r "$(printf 'a\tb')" alice
 expect_usage "unknown long option" "unknown option '--bogus'" --bogus alice
 expect_usage "unknown short option" "unknown option '-q'" -q alice
@@ -134,6 +139,15 @@ rm -f "$CLI_STATE"/pending/.corrupt.alice.*
 
 # --- a well-formed but empty pending file is removed (the fast path stays fast)
 printf '{"version": 1, "user": "alice", "requests": []}\n' >"$CLI_STATE/pending/alice"
+# -d takes --json like every action
+pr -a -r "json cancel" alice >/dev/null
+pr_out -d --json alice
+cli_rc "-d --json" 0
+cli_check "-d --json prints JSON" "$PYTHON3" -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert d == {"user": "alice", "cancelled": 1}, d' "$OUT"
+pr -a -r "baseline" alice >/dev/null
 pr_out -x alice
 cli_rc "empty pending list" 0
 cli_check "empty pending file removed" test ! -e "$CLI_STATE/pending/alice"

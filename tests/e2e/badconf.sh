@@ -21,6 +21,8 @@ e2e_drive cpk-closed alice open_session chauthtok
 e2e_expect open_session PAM_SYSTEM_ERR "unknown key, fail=closed in the arguments"
 e2e_expect chauthtok PAM_SYSTEM_ERR "unknown key, fail=closed in the arguments, password"
 e2e_check "no helper run with a bad configuration" [ "$(e2e_stub_calls)" = 0 ]
+e2e_check "the system-error line names the user PAM knows" \
+	e2e_log_has 'pam_cognito_passkey\(cpk-closed:session\): user alice: system error; refused \(fail=closed\)'
 
 # fail=closed in the file, before the bad line, holds too.
 e2e_config "fail = closed" "timeout = forever"
