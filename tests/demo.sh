@@ -12,7 +12,11 @@
 # of them as an administrator would, opens a session for alice through a real
 # PAM stack (pamtester, an ordinary PAM application), and shows the status,
 # the history, the audit lines as syslog has them, and the service confirming
-# that alice has no passkey left.  Exit status 0 only if that is the end state.
+# that alice has no passkey left.  Then a second act, a fleet
+# (tests/demo_fleet.sh): one etcd with TLS client certificates, two hosts;
+# alice is flagged on host A and her new passkeys are deleted, once, when
+# she opens a session on host B.  Exit status 0 only if both acts reach
+# their end state.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -163,4 +167,6 @@ if [ "$fails" -ne 0 ]; then
 	exit 1
 fi
 say "Done: alice's three passkeys were revoked when she opened a session."
-exit 0
+
+# Act two: the same with a fleet (two hosts, one etcd); it exits.
+. "$top/tests/demo_fleet.sh"
