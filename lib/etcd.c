@@ -186,13 +186,17 @@ attempt(struct cpk_etcd *e, const char *url, const char *body, json_object **rep
 		rc = curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, body);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, e->timeout_ms);
+	/* an answer that declares more than the cap is refused before its body */
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e->curl, CURLOPT_MAXFILESIZE_LARGE,
+				      (curl_off_t)CPK_ETCD_MAX_REPLY);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, on_body);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, e);
 	if (rc == CURLE_OK)
 		rc = curl_easy_perform(e->curl);
-	if (e->too_large) {
+	if (e->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
 		snprintf(err, errlen, "%s: %s: etcd's answer is larger than %d bytes", what, url,
 			 CPK_ETCD_MAX_REPLY);
 		return ATTEMPT_FATAL;

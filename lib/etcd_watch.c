@@ -240,6 +240,9 @@ watch_one(struct stream *s, const char *url, const char *body)
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(e->curl, CURLOPT_TIMEOUT, (long)s->w->max_seconds);
 	if (rc == CURLE_OK)
+		/* a stream has no total size: each message is capped in on_stream */
+		rc = curl_easy_setopt(e->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)0);
+	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, on_stream);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, s);
