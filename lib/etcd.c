@@ -152,17 +152,27 @@ on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-/* The gateway's error object: {"error": "...", "code": N, "message": "..."}. */
+/*
+ * The gateway's error object: {"error": "...", "code": N, "message": "..."}.
+ * Some refusals are plain text instead (etcd 3.4's gateway with auth on and
+ * a client certificate: "CommonName of client ... will be ignored"): then
+ * the first line of the body, escaped, so that the administrator sees why.
+ */
 static void
 answer_error(struct cpk_etcd *e, long status, const char *url, const char *what,
 	     char *err, size_t errlen)
 {
 	json_object *o = cpk_etcd__parse(e->body != NULL ? e->body : "", e->len), *m = NULL;
-	char shown[256] = "no message";
+	char shown[256] = "no message", line[200];
 
 	if (o != NULL && json_object_object_get_ex(o, "message", &m) &&
-	    json_object_is_type(m, json_type_string))
+	    json_object_is_type(m, json_type_string)) {
 		cpk_printable(shown, sizeof(shown), json_object_get_string(m));
+	} else if (o == NULL && e->body != NULL && e->body[0] != '\0') {
+		snprintf(line, sizeof(line), "%.*s", (int)strcspn(e->body, "\r\n"), e->body);
+		if (line[0] != '\0')
+			cpk_printable(shown, sizeof(shown), line);
+	}
 	snprintf(err, errlen, "%s: %s: etcd answered HTTP %ld: %s", what, url, status, shown);
 	json_object_put(o);
 }

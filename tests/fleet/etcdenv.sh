@@ -136,3 +136,15 @@ etcd_ctl() {
 	ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" --cacert "$ETCD_DIR/ca.pem" \
 		--cert "$ETCD_DIR/client.pem" --key "$ETCD_DIR/client.key" "$@"
 }
+
+# etcd_client_cert DIR CN: DIR/CN.pem and DIR/CN.key, a client certificate
+# with that common name, signed by etcd_certs' CA (with auth enabled and
+# --client-cert-auth, etcd takes the CN as the user name on its gRPC port)
+etcd_client_cert() {
+	local d=$1 cn=$2
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=$cn" \
+		-keyout "$d/$cn.key" -out "$d/$cn.csr" 2>/dev/null &&
+		openssl x509 -req -in "$d/$cn.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+			-CAcreateserial -days 2 -extfile "$d/client.ext" -out "$d/$cn.pem" 2>/dev/null &&
+		chmod 0600 "$d/$cn.key"
+}
