@@ -127,6 +127,10 @@ cleanup() {
 	for p in $FOLLOW_PIDS $PROXY_PID; do
 		kill "$p" 2>/dev/null || true
 	done
+	for p in $FOLLOW_PIDS $PROXY_PID; do
+		wait "$p" 2>/dev/null || true
+	done
+	FOLLOW_PIDS=""
 	etcd_stop
 	emu_stop >/dev/null 2>&1 || true
 }
@@ -281,6 +285,10 @@ load "after requests"
 
 note ""
 note "## 3. --sync of $SYNC_USERS pending users from an empty state_dir"
+# the earlier phases' keys go: exactly SYNC_USERS pending users in etcd
+for p in $FOLLOW_PIDS; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+FOLLOW_PIDS=""
+etcd_ctl del --prefix "${PREFIX}pending/" >/dev/null
 users sy | head -1 >"$WORK/sy.first"
 first=$(cat "$WORK/sy.first")
 pr a -a -r bench "$first" >/dev/null || die "flag $first failed"
@@ -303,6 +311,15 @@ note "# first: $SYNC1 s: $(cat "$WORK/sync1.out")"
 note "# again: $SYNC2 s: $(cat "$WORK/sync2.out")"
 files=$(find "$WORK/c/state/pending" -name 'sy*' | wc -l)
 note "# host C's pending/ holds $files sy* files"
+# one key more than a range answer may hold (CPK_ETCD_MAX_KVS)
+etcd_ctl put "${PREFIX}pending/zz-over-the-cap" x >/dev/null
+if pr c --sync >"$WORK/sync4.out" 2>"$WORK/sync4.err"; then
+	OVER="synced"
+else
+	OVER="refused: $(head -1 "$WORK/sync4.err" | cut -c1-90)"
+fi
+note "# --sync with $((SYNC_USERS + 1)) keys under pending/: $OVER"
+etcd_ctl del "${PREFIX}pending/zz-over-the-cap" >/dev/null
 # the same from another empty state_dir, through the counting proxy
 l0=$(($(lines) + 1))
 t0=$(date +%s.%N)
@@ -328,4 +345,5 @@ note "| one idle --follow's watch re-opens | $WATCH_RATE | - | - |"
 note "| --sync of $SYNC_USERS users from empty | $SYNC1 s | - | - |"
 note "| --sync again, nothing to change | $SYNC2 s | - | - |"
 note "| etcd requests of that first --sync | $SYNC_REQ | - | - |"
+note "| --sync with $((SYNC_USERS + 1)) keys under pending/ | $OVER | - | - |"
 exit "$MISSED"
