@@ -114,7 +114,7 @@ note() { printf '%s\n' "$*"; }
 die() { printf 'fleet.sh: %s\n' "$*" >&2; exit 2; }
 load() { note "# load average ($1): $(cut -d' ' -f1-3 /proc/loadavg)"; }
 field() { tr ' ' '\n' | sed -n "s/^$1=//p" | head -1; }
-verdict() { if [ "$(awk "BEGIN { print ($1) ? 1 : 0 }")" = 1 ]; then echo PASS; else echo MISS; MISSED=1; fi; }
+verdict() { if [ "$(awk "BEGIN { print ($1) ? 1 : 0 }")" = 1 ]; then echo PASS; else echo MISS; fi; }
 
 # shellcheck source=../fleet/etcdenv.sh
 . "$TOP/tests/fleet/etcdenv.sh"
@@ -161,7 +161,9 @@ pr() {
 }
 # follow HOST: --sync --follow in the background, back once it watches
 follow() {
-	pr "$1" --sync --follow >"$WORK/$1/follow.out" 2>"$WORK/$1/follow.err" &
+	# the command itself in the background, not a subshell: its pid is killed
+	"$REVOKE" --config "$WORK/$1/conf" --sync --follow >"$WORK/$1/follow.out" \
+		2>"$WORK/$1/follow.err" &
 	FOLLOW_PIDS="$FOLLOW_PIDS $!"
 	etcd_wait_line "$WORK/$1/follow.out" "synced at revision" $! 60 ||
 		{ cat "$WORK/$1/follow.err" >&2; die "$1: --follow did not start"; }
@@ -332,6 +334,7 @@ note "# through the proxy: $(awk "BEGIN { printf \"%.2f\", $t1 - $t0 }") s, requ
 # ------------------------------------------------------------ summary
 
 note ""
+for v in "$LAT_V" "$REQ_V"; do [ "$v" = PASS ] || MISSED=1; done
 note "## Summary ($(($(date +%s) - T_START)) s)"
 note ""
 note "| figure | measured | goal | verdict |"
