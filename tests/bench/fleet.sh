@@ -14,7 +14,9 @@
 #    requests A, B and A's --follow make to etcd for flag -> run on B (-x)
 #    -> outcome seen by A, per phase and kind (goal: <= 4 per revocation).
 # 3. bulk sync: SYNC_USERS (default 10000) pending users in etcd, a host with
-#    an empty state_dir runs `--sync` (timed), then again (nothing to do).
+#    an empty state_dir runs `--sync` (timed), then again (nothing to do);
+#    then one key more (past the 10,000 a range answer may hold), and the
+#    first sync again from another empty state_dir through the proxy (counted).
 #
 # Runs in a private mount namespace whose /etc/passwd and /etc/group are
 # copies with the bench users (fl*, fc*, sy*; the sync refuses users unknown
@@ -30,7 +32,7 @@ COUNT_USERS=5
 SYNC_USERS=${CPK_FBENCH_SYNC_USERS:-10000}
 
 usage() {
-	sed -n '3,21p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '3,23p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
