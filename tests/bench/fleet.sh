@@ -32,7 +32,7 @@ COUNT_USERS=5
 SYNC_USERS=${CPK_FBENCH_SYNC_USERS:-10000}
 
 usage() {
-	sed -n '3,23p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '3,24p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
