@@ -183,8 +183,9 @@ find_key(const char *name)
 {
 	size_t i;
 
+	/* the first byte first: the fast path looks a key up on every login */
 	for (i = 0; i < CPK_ARRAY_SIZE(keys); i++)
-		if (strcmp(keys[i].name, name) == 0)
+		if (keys[i].name[0] == name[0] && strcmp(keys[i].name, name) == 0)
 			return &keys[i];
 	return NULL;
 }
