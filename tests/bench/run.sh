@@ -283,7 +283,7 @@ fast_syscalls() {
 
 section_fastpath() {
 	note ""
-	note "## 1. Fast path: nothing pending, pam_open_session on a started handle"
+	note "## 1. Fast path: nothing pending, pam_open_session + pam_close_session on a started handle"
 	write_conf
 	make_pamd
 	# the same answer from every variant, or the comparison means nothing
