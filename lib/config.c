@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
- * Configuration file and module arguments -> struct cpk_config.
+ * The keys of the configuration and what each accepts: one table, one
+ * check per value (cpk_config_apply), which keeps a setting in struct
+ * cpk_config (copies, for the helper and the command) and always in struct
+ * cpk_config_fast (no allocation, for the PAM module's fast path).  The
+ * file and the arguments are split into settings by config_read.c.
  *
- * faillock.conf style: "key = value", full-line '#' comments, bare boolean
- * keys ("debug").  Unknown keys and bad values are errors naming
- * file:line and the key, because a silently ignored typo in a security
- * module's configuration is a hole nobody sees.
+ * Unknown keys and bad values are errors naming file:line and the key,
+ * because a silently ignored typo in a security module's configuration is
+ * a hole nobody sees.
  */
 #include "config.h"
 #include "config_int.h"
@@ -15,15 +18,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#define CONF_MAX_SIZE	(64 * 1024)
-
 enum key_type { K_STRING, K_PATH, K_TEMPLATE, K_BOOL, K_UINT, K_ENUM };
+/* Where struct cpk_config_fast keeps a key, if it does. */
+enum fast_slot { F_NONE, F_STATE_DIR, F_FAIL, F_DEBUG, F_FLEET, F_ETCD_ENDPOINTS,
+		 F_ETCD_CERT_FILE, F_ETCD_KEY_FILE, F_HOST_NAME };
 
 struct key {
 	const char *name;
@@ -34,6 +38,7 @@ struct key {
 	const char *want;			/* what valid() wants, for errors */
 	const char *const *choices;		/* K_ENUM, index = value */
 	int (*check)(const char *, char *, size_t);	/* K_STRING, K_PATH: why not */
+	enum fast_slot slot;
 };
 
 /* K_ENUM fields are written and read as int through their offset. */
@@ -49,43 +54,44 @@ static const char *const fleet_choices[] = { "none", "etcd", NULL };
 #define OFF(m) offsetof(struct cpk_config, m)
 static const struct key keys[] = {
 	{ "region", K_STRING, OFF(region), 0, 0, cpk_region_valid,
-	  "an AWS region such as eu-west-1", NULL, NULL },
+	  "an AWS region such as eu-west-1", NULL, NULL, F_NONE },
 	{ "user_pool_id", K_STRING, OFF(user_pool_id), 0, 0, cpk_user_pool_id_valid,
-	  "a user pool id such as eu-west-1_AbC123", NULL, NULL },
+	  "a user pool id such as eu-west-1_AbC123", NULL, NULL, F_NONE },
 	{ "client_id", K_STRING, OFF(client_id), 0, 0, cpk_client_id_valid,
-	  "1 to 128 letters, digits, '_' or '+'", NULL, NULL },
+	  "1 to 128 letters, digits, '_' or '+'", NULL, NULL, F_NONE },
 	{ "expect_username", K_STRING, OFF(expect_username), 0, 0, cpk_template_valid,
-	  "'none', or a template using only %u, %U, %h and %%", NULL, NULL },
-	{ "client_secret_file", K_PATH, OFF(client_secret_file), 0, 0, NULL, NULL, NULL, NULL },
+	  "'none', or a template using only %u, %U, %h and %%", NULL, NULL, F_NONE },
+	{ "client_secret_file", K_PATH, OFF(client_secret_file), 0, 0, NULL, NULL, NULL, NULL, F_NONE },
 	{ "endpoint_url", K_STRING, OFF(endpoint_url), 0, 0, cpk_endpoint_syntax_valid,
-	  "https://host[:port]/, or http:// to a loopback address", NULL, NULL },
-	{ "use_fips", K_BOOL, OFF(use_fips), 0, 0, NULL, NULL, NULL, NULL },
-	{ "ca_file", K_PATH, OFF(ca_file), 0, 0, NULL, NULL, NULL, NULL },
+	  "https://host[:port]/, or http:// to a loopback address", NULL, NULL, F_NONE },
+	{ "use_fips", K_BOOL, OFF(use_fips), 0, 0, NULL, NULL, NULL, NULL, F_NONE },
+	{ "ca_file", K_PATH, OFF(ca_file), 0, 0, NULL, NULL, NULL, NULL, F_NONE },
 	{ "proxy", K_STRING, OFF(proxy), 0, 0, cpk_proxy_valid,
-	  "http://host:port or https://host:port", NULL, NULL },
-	{ "token_cache", K_TEMPLATE, OFF(token_cache), 0, 0, NULL, NULL, NULL, NULL },
-	{ "state_dir", K_PATH, OFF(state_dir), 0, 0, NULL, NULL, NULL, NULL },
-	{ "timeout", K_UINT, OFF(timeout), 1, 300, NULL, NULL, NULL, NULL },
-	{ "connect_timeout", K_UINT, OFF(connect_timeout), 1, 60, NULL, NULL, NULL, NULL },
-	{ "max_attempts", K_UINT, OFF(max_attempts), 1, 10, NULL, NULL, NULL, NULL },
-	{ "refresh", K_BOOL, OFF(refresh), 0, 0, NULL, NULL, NULL, NULL },
-	{ "refresh_api", K_ENUM, OFF(refresh_api), 0, 0, NULL, NULL, refresh_api_choices, NULL },
-	{ "fail", K_ENUM, OFF(fail), 0, 0, NULL, NULL, fail_choices, NULL },
-	{ "notify", K_BOOL, OFF(notify), 0, 0, NULL, NULL, NULL, NULL },
-	{ "debug", K_BOOL, OFF(debug), 0, 0, NULL, NULL, NULL, NULL },
-	{ "dry_run", K_BOOL, OFF(dry_run), 0, 0, NULL, NULL, NULL, NULL },
-	{ "fleet", K_ENUM, OFF(fleet), 0, 0, NULL, NULL, fleet_choices, NULL },
+	  "http://host:port or https://host:port", NULL, NULL, F_NONE },
+	{ "token_cache", K_TEMPLATE, OFF(token_cache), 0, 0, NULL, NULL, NULL, NULL, F_NONE },
+	{ "state_dir", K_PATH, OFF(state_dir), 0, 0, NULL, NULL, NULL, NULL, F_STATE_DIR },
+	{ "timeout", K_UINT, OFF(timeout), 1, 300, NULL, NULL, NULL, NULL, F_NONE },
+	{ "connect_timeout", K_UINT, OFF(connect_timeout), 1, 60, NULL, NULL, NULL, NULL, F_NONE },
+	{ "max_attempts", K_UINT, OFF(max_attempts), 1, 10, NULL, NULL, NULL, NULL, F_NONE },
+	{ "refresh", K_BOOL, OFF(refresh), 0, 0, NULL, NULL, NULL, NULL, F_NONE },
+	{ "refresh_api", K_ENUM, OFF(refresh_api), 0, 0, NULL, NULL, refresh_api_choices, NULL, F_NONE },
+	{ "fail", K_ENUM, OFF(fail), 0, 0, NULL, NULL, fail_choices, NULL, F_FAIL },
+	{ "notify", K_BOOL, OFF(notify), 0, 0, NULL, NULL, NULL, NULL, F_NONE },
+	{ "debug", K_BOOL, OFF(debug), 0, 0, NULL, NULL, NULL, NULL, F_DEBUG },
+	{ "dry_run", K_BOOL, OFF(dry_run), 0, 0, NULL, NULL, NULL, NULL, F_NONE },
+	{ "fleet", K_ENUM, OFF(fleet), 0, 0, NULL, NULL, fleet_choices, NULL, F_FLEET },
 	{ "etcd_endpoints", K_STRING, OFF(etcd_endpoints), 0, 0, NULL, NULL, NULL,
-	  cpk_endpoints_check },
-	{ "etcd_ca_file", K_PATH, OFF(etcd_ca_file), 0, 0, NULL, NULL, NULL, NULL },
-	{ "etcd_cert_file", K_PATH, OFF(etcd_cert_file), 0, 0, NULL, NULL, NULL, NULL },
+	  cpk_endpoints_check, F_ETCD_ENDPOINTS },
+	{ "etcd_ca_file", K_PATH, OFF(etcd_ca_file), 0, 0, NULL, NULL, NULL, NULL, F_NONE },
+	{ "etcd_cert_file", K_PATH, OFF(etcd_cert_file), 0, 0, NULL, NULL, NULL, NULL,
+	  F_ETCD_CERT_FILE },
 	{ "etcd_key_file", K_PATH, OFF(etcd_key_file), 0, 0, NULL, NULL, NULL,
-	  cpk_key_file_check },
+	  cpk_key_file_check, F_ETCD_KEY_FILE },
 	{ "etcd_prefix", K_STRING, OFF(etcd_prefix), 0, 0, cpk_etcd_prefix_valid,
-	  "a key prefix that starts and ends with '/', at most 128 printable characters", NULL, NULL },
+	  "a key prefix that starts and ends with '/', at most 128 printable characters", NULL, NULL, F_NONE },
 	{ "host_name", K_STRING, OFF(host_name), 0, 0, cpk_host_name_valid,
-	  "a host name of at most 64 letters, digits, '-', '.' or '_'", NULL, NULL },
-	{ "etcd_timeout", K_UINT, OFF(etcd_timeout), 1, 60, NULL, NULL, NULL, NULL },
+	  "a host name of at most 64 letters, digits, '-', '.' or '_'", NULL, NULL, F_HOST_NAME },
+	{ "etcd_timeout", K_UINT, OFF(etcd_timeout), 1, 60, NULL, NULL, NULL, NULL, F_NONE },
 };
 #undef OFF
 
@@ -104,16 +110,23 @@ set_string(char **field, const char *value)
 	return 0;
 }
 
-/* gethostname(), when it is a name host_name would accept; else NULL. */
+/* gethostname() into name, when it is a name host_name would accept; else -1. */
+static int
+host_name_usable(char *name, size_t len)
+{
+	if (gethostname(name, len) < 0)
+		return -1;
+	name[len - 1] = '\0';
+	return cpk_host_name_valid(name) ? 0 : -1;
+}
+
+/* The default host_name; none (NULL) when the system's is unusable. */
 static int
 default_host_name(struct cpk_config *cfg)
 {
 	char name[256];
 
-	if (gethostname(name, sizeof(name)) < 0)
-		return 0;
-	name[sizeof(name) - 1] = '\0';
-	if (!cpk_host_name_valid(name))
+	if (host_name_usable(name, sizeof(name)) < 0)
 		return 0;
 	return set_string(&cfg->host_name, name);
 }
@@ -170,8 +183,9 @@ find_key(const char *name)
 {
 	size_t i;
 
+	/* the first byte first: the fast path looks a key up on every login */
 	for (i = 0; i < CPK_ARRAY_SIZE(keys); i++)
-		if (strcmp(keys[i].name, name) == 0)
+		if (keys[i].name[0] == name[0] && strcmp(keys[i].name, name) == 0)
 			return &keys[i];
 	return NULL;
 }
@@ -231,296 +245,208 @@ enum_choices(const char *const *choices, char *buf, size_t len)
 		pos += (size_t)snprintf(buf + pos, len - pos, "%s%s", i ? ", " : "", choices[i]);
 }
 
+/* A value that passed its key's rules, as the key keeps it. */
+union parsed {
+	bool b;
+	unsigned int u;
+	int e;
+};
+
+static void
+origin_text(const struct cpk_conf_origin *o, char *buf, size_t len)
+{
+	if (o->file != NULL)
+		snprintf(buf, len, "%s:%u", o->file, o->line);
+	else if (o->argument != NULL)
+		snprintf(buf, len, "argument '%s'", o->argument);
+	else
+		snprintf(buf, len, "%s", o->text != NULL ? o->text : "?");
+}
+
+int
+cpk_conf_refuse(char *err, size_t errlen, const struct cpk_conf_origin *o, const char *fmt, ...)
+{
+	char where[PATH_MAX + 32];
+	va_list ap;
+	int n;
+
+	origin_text(o, where, sizeof(where));
+	n = snprintf(err, errlen, "%s: ", where);
+	if (n >= 0 && (size_t)n < errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+/* The rules of k for value; nothing is kept yet. */
+static int
+check_value(const struct key *k, const char *value, union parsed *out,
+	    const struct cpk_conf_origin *o, char *err, size_t errlen)
+{
+	char choices[128], why[CPK_ERR_LEN];
+
+	if (value == NULL && k->type != K_BOOL)
+		return cpk_conf_refuse(err, errlen, o, "%s: missing value", k->name);
+	switch (k->type) {
+	case K_BOOL:
+		out->b = true;
+		if (value != NULL && parse_bool(value, &out->b) < 0)
+			return cpk_conf_refuse(err, errlen, o, "%s: '%s' is not yes or no",
+					       k->name, value);
+		return 0;
+	case K_UINT:
+		if (parse_uint(value, k->min, k->max, &out->u) < 0)
+			return cpk_conf_refuse(err, errlen, o, "%s: '%s' is not a whole number in %u..%u",
+					       k->name, value, k->min, k->max);
+		return 0;
+	case K_ENUM:
+		if (parse_enum(value, k->choices, &out->e) < 0) {
+			enum_choices(k->choices, choices, sizeof(choices));
+			return cpk_conf_refuse(err, errlen, o, "%s: '%s' is not one of %s",
+					       k->name, value, choices);
+		}
+		return 0;
+	case K_PATH:
+		if (value[0] != '/' || strlen(value) >= PATH_MAX)
+			return cpk_conf_refuse(err, errlen, o, "%s: '%s' is not an absolute path",
+					       k->name, value);
+		break;
+	case K_TEMPLATE:
+		if (!cpk_template_valid(value) || (value[0] != '/' && strncmp(value, "%h", 2) != 0) ||
+		    strlen(value) >= PATH_MAX)
+			return cpk_conf_refuse(err, errlen, o, "%s: '%s' is not an absolute path "
+					       "template (%%h, %%u, %%U, %%%%)", k->name, value);
+		break;
+	case K_STRING:
+		if (k->valid != NULL && !k->valid(value))
+			return cpk_conf_refuse(err, errlen, o, "%s: '%s' is not %s", k->name, value,
+					       k->want);
+		break;
+	}
+	if (k->check != NULL && k->check(value, why, sizeof(why)) < 0)
+		return cpk_conf_refuse(err, errlen, o, "%s: %s", k->name, why);
+	return 0;
+}
+
+static int
+keep_full(struct cpk_config *cfg, const struct key *k, const char *value, const union parsed *v)
+{
+	switch (k->type) {
+	case K_BOOL:
+		*FIELD(cfg, k, bool) = v->b;
+		return 0;
+	case K_UINT:
+		*FIELD(cfg, k, unsigned int) = v->u;
+		return 0;
+	case K_ENUM:
+		*FIELD(cfg, k, int) = v->e;
+		return 0;
+	case K_STRING: case K_PATH: case K_TEMPLATE:
+		break;
+	}
+	return set_string(FIELD(cfg, k, char *), value);
+}
+
+/* value passed check_value: a K_PATH is shorter than PATH_MAX. */
+static void
+keep_fast(struct cpk_config_fast *fast, const struct key *k, const char *value,
+	  const union parsed *v)
+{
+	switch (k->slot) {
+	case F_NONE:
+		break;
+	case F_STATE_DIR:
+		memcpy(fast->state_dir, value, strlen(value) + 1);
+		break;
+	case F_FAIL:
+		fast->fail = (enum cpk_fail_mode)v->e;
+		break;
+	case F_DEBUG:
+		fast->debug = v->b;
+		break;
+	case F_FLEET:
+		fast->keys.fleet = (enum cpk_fleet)v->e;
+		break;
+	case F_ETCD_ENDPOINTS:
+		fast->keys.etcd_endpoints = true;
+		break;
+	case F_ETCD_CERT_FILE:
+		fast->keys.etcd_cert_file = true;
+		break;
+	case F_ETCD_KEY_FILE:
+		fast->keys.etcd_key_file = true;
+		break;
+	case F_HOST_NAME:
+		fast->keys.host_name = true;
+		break;
+	}
+}
+
+int
+cpk_config_apply(struct cpk_config *cfg, struct cpk_config_fast *fast, const char *name,
+		 const char *value, const struct cpk_conf_origin *o, char *err, size_t errlen)
+{
+	const struct key *k = find_key(name);
+	union parsed v;
+
+	if (k == NULL)
+		return cpk_conf_refuse(err, errlen, o, "unknown key '%s'", name);
+	if (check_value(k, value, &v, o, err, errlen) < 0)
+		return -1;
+	keep_fast(fast, k, value, &v);
+	if (cfg != NULL && keep_full(cfg, k, value, &v) < 0)
+		return cpk_conf_refuse(err, errlen, o, "%s: out of memory", name);
+	return 0;
+}
+
 int
 cpk_config_set(struct cpk_config *cfg, const char *name, const char *value,
 	       const char *origin, char *err, size_t errlen)
 {
-	const struct key *k = find_key(name);
-	char choices[128], why[CPK_ERR_LEN];
-	int e;
+	struct cpk_conf_origin o = { .text = origin };
+	struct cpk_config_fast scratch;
 
-	if (k == NULL) {
-		snprintf(err, errlen, "%s: unknown key '%s'", origin, name);
-		return -1;
-	}
-	if (value == NULL && k->type != K_BOOL) {
-		snprintf(err, errlen, "%s: %s: missing value", origin, name);
-		return -1;
-	}
-	switch (k->type) {
-	case K_BOOL:
-		if (value == NULL) {
-			*FIELD(cfg, k, bool) = true;
-			return 0;
-		}
-		if (parse_bool(value, FIELD(cfg, k, bool)) < 0) {
-			snprintf(err, errlen, "%s: %s: '%s' is not yes or no", origin, name, value);
-			return -1;
-		}
-		return 0;
-	case K_UINT:
-		if (parse_uint(value, k->min, k->max, FIELD(cfg, k, unsigned int)) < 0) {
-			snprintf(err, errlen, "%s: %s: '%s' is not a whole number in %u..%u",
-				 origin, name, value, k->min, k->max);
-			return -1;
-		}
-		return 0;
-	case K_ENUM:
-		if (parse_enum(value, k->choices, &e) < 0) {
-			enum_choices(k->choices, choices, sizeof(choices));
-			snprintf(err, errlen, "%s: %s: '%s' is not one of %s", origin, name, value, choices);
-			return -1;
-		}
-		*FIELD(cfg, k, int) = e;
-		return 0;
-	case K_PATH:
-		if (value[0] != '/' || strlen(value) >= PATH_MAX) {
-			snprintf(err, errlen, "%s: %s: '%s' is not an absolute path", origin, name, value);
-			return -1;
-		}
-		break;
-	case K_TEMPLATE:
-		if (!cpk_template_valid(value) || (value[0] != '/' && strncmp(value, "%h", 2) != 0) ||
-		    strlen(value) >= PATH_MAX) {
-			snprintf(err, errlen, "%s: %s: '%s' is not an absolute path template "
-				 "(%%h, %%u, %%U, %%%%)", origin, name, value);
-			return -1;
-		}
-		break;
-	case K_STRING:
-		if (k->valid != NULL && !k->valid(value)) {
-			snprintf(err, errlen, "%s: %s: '%s' is not %s", origin, name, value, k->want);
-			return -1;
-		}
-		break;
-	}
-	if (k->check != NULL && k->check(value, why, sizeof(why)) < 0) {
-		snprintf(err, errlen, "%s: %s: %s", origin, name, why);
-		return -1;
-	}
-	if (set_string(FIELD(cfg, k, char *), value) < 0) {
-		snprintf(err, errlen, "%s: %s: out of memory", origin, name);
-		return -1;
-	}
-	return 0;
+	return cpk_config_apply(cfg, &scratch, name, value, &o, err, errlen);
 }
 
-static char *
-trim(char *s)
+void
+cpk_config_keys_of(const struct cpk_config *cfg, struct cpk_config_keys *set)
 {
-	char *end;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	end = s + strlen(s);
-	while (end > s && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	return s;
-}
-
-/* One line of the file; lineno and path only for messages. */
-static int
-parse_line(struct cpk_config *cfg, char *line, const char *path, unsigned int lineno,
-	   char *err, size_t errlen)
-{
-	char origin[PATH_MAX + 32];
-	char *eq, *key, *value = NULL;
-
-	key = trim(line);
-	if (*key == '\0' || *key == '#')
-		return 0;
-	snprintf(origin, sizeof(origin), "%s:%u", path, lineno);
-	eq = strchr(key, '=');
-	if (eq != NULL) {
-		*eq = '\0';
-		value = trim(eq + 1);
-		key = trim(key);
-		if (*value == '\0') {
-			snprintf(err, errlen, "%s: %s: missing value", origin, key);
-			return -1;
-		}
-	}
-	return cpk_config_set(cfg, key, value, origin, err, errlen);
+	set->fleet = cfg->fleet;
+	set->etcd_endpoints = cfg->etcd_endpoints != NULL;
+	set->etcd_cert_file = cfg->etcd_cert_file != NULL;
+	set->etcd_key_file = cfg->etcd_key_file != NULL;
+	set->host_name = cfg->host_name != NULL;
 }
 
 /*
- * The file is root's: refuse one that another user could have written,
- * since it decides where tokens are sent.
+ * The fleet needs its endpoints and this host's name: host_name, else
+ * gethostname(), asked only then (cpk_config_init asks it up front).
  */
-static int
-check_conf_file(int fd, const char *path, char *err, size_t errlen)
+int
+cpk_config_check_keys(const struct cpk_config_keys *set, const char *file,
+		      char *err, size_t errlen)
 {
-	struct stat st;
+	char name[256];
 
-	if (fstat(fd, &st) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
-		return -1;
-	}
-	if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-		snprintf(err, errlen, "%s: must be owned by root and not writable by group or others", path);
-		return -1;
-	}
-	if (st.st_size > CONF_MAX_SIZE) {
-		snprintf(err, errlen, "%s: larger than %d bytes", path, CONF_MAX_SIZE);
-		return -1;
-	}
-	return 0;
-}
-
-/* Blank or comment: what parse_line() would skip, without copying it. */
-static bool
-skippable(const char *p, const char *end)
-{
-	while (p < end && isspace((unsigned char)*p))
-		p++;
-	return p == end || *p == '#';
-}
-
-/* Returns 0, 1 when the file is absent (ENOENT), -1 on error. */
-static int
-read_file(struct cpk_config *cfg, const char *path, char *err, size_t errlen)
-{
-	char line[CPK_CONF_MAX_LINE + 1], *buf = NULL;
-	const char *p, *end, *nl;
-	unsigned int lineno = 0;
-	size_t len, n;
-	int fd, rc = -1;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 1;
-		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		return -1;
-	}
-	if (check_conf_file(fd, path, err, errlen) < 0)
-		goto out;
-	/*
-	 * One read(2), not stdio: the PAM module parses the file on every
-	 * session open, and fgets() line by line cost several times what the
-	 * fast path is otherwise worth (tests/bench/RESULTS.md).
-	 */
-	if (cpk_read_capped(fd, CONF_MAX_SIZE, &buf, &len) < 0) {
-		if (errno == EFBIG)
-			snprintf(err, errlen, "%s: larger than %d bytes", path, CONF_MAX_SIZE);
-		else
-			snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
-		goto out;
-	}
-	for (p = buf, end = buf + len; p < end; p = nl + 1) {
-		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			nl = end;
-		n = (size_t)(nl - p);
-		lineno++;
-		if (n > CPK_CONF_MAX_LINE) {
-			snprintf(err, errlen, "%s:%u: line longer than %d bytes", path, lineno,
-				 CPK_CONF_MAX_LINE);
-			goto out;
-		}
-		if (memchr(p, '\0', n) != NULL) {
-			snprintf(err, errlen, "%s:%u: NUL byte in line", path, lineno);
-			goto out;
-		}
-		if (skippable(p, nl))
-			continue;
-		memcpy(line, p, n);
-		line[n] = '\0';
-		if (parse_line(cfg, line, path, lineno, err, errlen) < 0)
-			goto out;
-	}
-	rc = 0;
-out:
-	free(buf);
-	close(fd);
-	return rc;
-}
-
-/* Split "key=value" (or a bare "key") and set it. */
-static int
-apply_argument(struct cpk_config *cfg, const char *arg, char *err, size_t errlen)
-{
-	char origin[CPK_CONF_MAX_LINE + 32], key[64];
-	const char *eq = strchr(arg, '=');
-	size_t n = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
-
-	snprintf(origin, sizeof(origin), "argument '%s'", arg);
-	if (n == 0 || n >= sizeof(key)) {
-		snprintf(err, errlen, "%s: unknown key", origin);
-		return -1;
-	}
-	memcpy(key, arg, n);
-	key[n] = '\0';
-	if (eq != NULL && eq[1] == '\0') {
-		snprintf(err, errlen, "%s: %s: missing value", origin, key);
-		return -1;
-	}
-	return cpk_config_set(cfg, key, eq != NULL ? eq + 1 : NULL, origin, err, errlen);
-}
-
-/* What one key alone cannot say: the fleet needs its endpoints and name. */
-static int
-check_fleet(const struct cpk_config *cfg, const char *file, char *err, size_t errlen)
-{
-	if ((cfg->etcd_cert_file == NULL) != (cfg->etcd_key_file == NULL)) {
+	if (set->etcd_cert_file != set->etcd_key_file) {
 		snprintf(err, errlen, "%s: etcd_cert_file and etcd_key_file go together", file);
 		return -1;
 	}
-	if (cfg->fleet != CPK_FLEET_ETCD)
+	if (set->fleet != CPK_FLEET_ETCD)
 		return 0;
-	if (cfg->etcd_endpoints == NULL) {
+	if (!set->etcd_endpoints) {
 		snprintf(err, errlen, "%s: fleet = etcd: etcd_endpoints is not set", file);
 		return -1;
 	}
-	if (cfg->host_name == NULL) {
+	if (!set->host_name && host_name_usable(name, sizeof(name)) < 0) {
 		snprintf(err, errlen, "%s: fleet = etcd: this host's name is not usable, set host_name",
 			 file);
 		return -1;
 	}
 	return 0;
-}
-
-int
-cpk_config_load(struct cpk_config *cfg, const char *path, int argc, const char **argv,
-		char *err, size_t errlen)
-{
-	const char *file = path;
-	bool explicit = path != NULL;
-	int i, rc;
-
-	for (i = 0; i < argc; i++) {
-		if (strncmp(argv[i], "conf=", 5) == 0) {
-			file = argv[i] + 5;
-			explicit = true;
-		}
-	}
-	if (file == NULL)
-		file = CPK_DEFAULT_CONF;
-	if (file[0] != '/') {
-		snprintf(err, errlen, "conf: '%s' is not an absolute path", file);
-		return -1;
-	}
-	if (set_string(&cfg->conf_path, file) < 0) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	rc = read_file(cfg, file, err, errlen);
-	if (rc < 0)
-		return -1;
-	if (rc == 1 && explicit) {
-		snprintf(err, errlen, "%s: cannot open: %s", file, strerror(ENOENT));
-		return -1;
-	}
-	for (i = 0; i < argc; i++) {
-		if (strncmp(argv[i], "conf=", 5) == 0)
-			continue;
-		if (apply_argument(cfg, argv[i], err, errlen) < 0)
-			return -1;
-	}
-	return check_fleet(cfg, file, err, errlen);
 }
 
 static int

@@ -9,6 +9,7 @@
 #ifndef CPK_CONFIG_H
 #define CPK_CONFIG_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -69,6 +70,33 @@ struct cpk_config {
 	char *host_name;	/* default gethostname(); NULL if that is unusable */
 	unsigned int etcd_timeout;	/* seconds, 1..60, per etcd call */
 };
+
+/* What the checks across keys (fleet = etcd and its keys) need to know. */
+struct cpk_config_keys {
+	enum cpk_fleet fleet;
+	bool etcd_endpoints, etcd_cert_file, etcd_key_file, host_name;
+};
+
+/*
+ * What the PAM module needs before it knows that something is pending:
+ * filled by the same parser as struct cpk_config, which still checks every
+ * key and value of the file and the arguments, but keeps only these and
+ * allocates nothing (doc/DESIGN.md "The fast path").
+ */
+struct cpk_config_fast {
+	char state_dir[PATH_MAX];
+	enum cpk_fail_mode fail;
+	bool debug;
+	struct cpk_config_keys keys;
+};
+
+/*
+ * As cpk_config_load (same file, same arguments, same errors), into fast.
+ * On error, fast->fail is what the file and arguments said before the bad
+ * setting.  Returns 0 or -1.
+ */
+int cpk_config_load_fast(struct cpk_config_fast *fast, int argc, const char **argv,
+			 char *err, size_t errlen);
 
 /* Defaults of doc/DESIGN.md.  Returns 0, -1 on ENOMEM. */
 int cpk_config_init(struct cpk_config *cfg);

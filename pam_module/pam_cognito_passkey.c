@@ -3,9 +3,11 @@
  * pam_cognito_passkey.c - carry out an administrator's pending passkey
  * revocations when a user opens a session or changes a password.
  *
- * The module does only the fast path: its arguments, the configuration,
- * and one stat() of state_dir/pending/<user>.  When nothing is pending it
- * returns PAM_IGNORE without forking.  Everything slow or risky (TLS, DNS,
+ * The module does only the fast path: its arguments, the configuration
+ * (every key checked, nothing copied: cpk_config_load_fast), and one
+ * stat() of state_dir/pending/<user>.  When nothing is pending it returns
+ * PAM_IGNORE without forking, without an NSS lookup, and without a line
+ * to syslog unless `debug` asks for one.  Everything slow or risky (TLS, DNS,
  * JSON, the user's files) happens in cognito-passkey-helper, which is run
  * the way pam_unix runs unix_chkpwd (empty environment, sanitized
  * descriptors, SIGCHLD shielded from the host) and, unlike unix_chkpwd,
@@ -69,8 +71,9 @@ struct module {
 	pam_handle_t *pamh;
 	const char *type;		/* "session" or "password": the helper's argv */
 	bool silent;			/* PAM_SILENT: no messages to the user */
+	enum cpk_fail_mode fail;	/* in force; from cfg once that is loaded */
 	bool cfg_loaded;
-	struct cpk_config cfg;
+	struct cpk_config cfg;		/* the whole configuration, once something is pending */
 	struct cpk_log log;
 	const char *user;		/* PAM_USER, validated */
 	char service[65];		/* PAM_SERVICE, reduced to a safe token */
@@ -88,14 +91,17 @@ emit_pam_syslog(void *ctx, int prio, const char *line)
 	pam_syslog((const pam_handle_t *)ctx, prio, "%s", line);
 }
 
+/*
+ * pam_syslog() names the service and the type itself: log.origin is filled
+ * only when the helper is about to run (carry_out), so that the fast path
+ * formats nothing.
+ */
 static void
-log_init(struct module *m, bool debug)
+log_init(struct module *m)
 {
-	memset(&m->log, 0, sizeof(m->log));
 	m->log.emit = emit_pam_syslog;
 	m->log.ctx = m->pamh;
-	m->log.debug = debug;
-	snprintf(m->log.origin, sizeof(m->log.origin), "%s:%s", m->service, m->type);
+	m->log.debug = false;
 }
 
 /*
@@ -147,26 +153,54 @@ fallback_fail_mode(enum cpk_fail_mode partial, int argc, const char **argv)
 	return mode;
 }
 
-/* Returns 0, or -1 after logging loudly (whatever `debug` says). */
+/* Logs loudly (whatever `debug` says) why the configuration is refused. */
+static void
+config_refused(struct module *m, enum cpk_fail_mode partial, int argc, const char **argv,
+	       const char *err)
+{
+	m->fail = fallback_fail_mode(partial, argc, argv);
+	cpk_logmsg(&m->log, LOG_ALERT, "bad configuration, revocations cannot run: %s", err);
+}
+
+/*
+ * What the fast path needs, every key and value of the file and the
+ * arguments checked.  Returns 0, or -1 after logging loudly.
+ */
 static int
-load_config(struct module *m, int argc, const char **argv)
+load_fast(struct module *m, struct cpk_config_fast *fast, int argc, const char **argv)
+{
+	char err[CPK_ERR_LEN];
+
+	if (cpk_config_load_fast(fast, argc, argv, err, sizeof(err)) < 0) {
+		config_refused(m, fast->fail, argc, argv, err);
+		return -1;
+	}
+	m->fail = fast->fail;
+	m->log.debug = fast->debug;
+	return 0;
+}
+
+/*
+ * The whole configuration, for the helper, once something is pending.
+ * The file is read again: what it says now is what the helper is given.
+ * Returns 0, or -1 after logging loudly.
+ */
+static int
+load_full(struct module *m, int argc, const char **argv)
 {
 	char err[CPK_ERR_LEN];
 
 	if (cpk_config_init(&m->cfg) < 0) {
-		log_init(m, false);
-		cpk_logmsg(&m->log, LOG_CRIT, "out of memory");
-		m->cfg.fail = fallback_fail_mode(CPK_FAIL_OPEN, argc, argv);
+		config_refused(m, m->fail, argc, argv, "out of memory");
 		return -1;
 	}
 	m->cfg_loaded = true;
 	if (cpk_config_load(&m->cfg, NULL, argc, argv, err, sizeof(err)) < 0) {
-		m->cfg.fail = fallback_fail_mode(m->cfg.fail, argc, argv);
-		log_init(m, false);
-		cpk_logmsg(&m->log, LOG_ALERT, "bad configuration, revocations cannot run: %s", err);
+		config_refused(m, m->cfg.fail, argc, argv, err);
 		return -1;
 	}
-	log_init(m, m->cfg.debug);
+	m->fail = m->cfg.fail;
+	m->log.debug = m->cfg.debug;
 	return 0;
 }
 
@@ -221,13 +255,13 @@ user_known(const struct module *m)
  * or when a non-root caller cannot see it, OUTCOME_SYSERR otherwise.
  */
 static enum outcome
-check_pending(struct module *m)
+check_pending(struct module *m, const char *state_dir)
 {
 	char path[PATH_MAX];
 	struct stat st;
 
-	if (cpk_state_path(m->cfg.state_dir, "pending", m->user, path, sizeof(path)) < 0) {
-		cpk_logmsg(&m->log, LOG_ERR, "state_dir %s: path too long", m->cfg.state_dir);
+	if (cpk_state_path(state_dir, "pending", m->user, path, sizeof(path)) < 0) {
+		cpk_logmsg(&m->log, LOG_ERR, "state_dir %s: path too long", state_dir);
 		return OUTCOME_SYSERR;
 	}
 	if (stat(path, &st) == 0) {
@@ -451,11 +485,15 @@ judge_helper(struct module *m, const struct cpk_launch *run)
 }
 
 static enum outcome
-carry_out(struct module *m)
+carry_out(struct module *m, int argc, const char **argv)
 {
 	struct cpk_launch run = { .pid = -1, .fd = -1 };
 	enum outcome o;
 
+	if (load_full(m, argc, argv) < 0)
+		return OUTCOME_SYSERR;
+	get_service(m);
+	snprintf(m->log.origin, sizeof(m->log.origin), "%s:%s", m->service, m->type);
 	if (access(CPK_HELPER_PATH, X_OK) < 0) {
 		cpk_logmsg(&m->log, LOG_ALERT, "%s: %s: revocation for %s cannot run",
 			   CPK_HELPER_PATH, strerror(errno), m->user);
@@ -478,7 +516,7 @@ carry_out(struct module *m)
 static int
 pam_code(const struct module *m, enum outcome o)
 {
-	bool closed = m->cfg.fail == CPK_FAIL_CLOSED;
+	bool closed = m->fail == CPK_FAIL_CLOSED;
 	const char *who = m->user != NULL ? m->user : "?";
 
 	switch (o) {
@@ -507,6 +545,7 @@ pam_code(const struct module *m, enum outcome o)
 static int
 run_module(pam_handle_t *pamh, int flags, int argc, const char **argv, const char *type)
 {
+	struct cpk_config_fast fast;	/* not zeroed: PATH_MAX bytes the parser sets */
 	struct module m;
 	enum outcome o;
 	int rc;
@@ -515,16 +554,16 @@ run_module(pam_handle_t *pamh, int flags, int argc, const char **argv, const cha
 	m.pamh = pamh;
 	m.type = type;
 	m.silent = (flags & PAM_SILENT) != 0;
-	get_service(&m);
+	log_init(&m);
 
-	if (load_config(&m, argc, argv) < 0) {
+	if (load_fast(&m, &fast, argc, argv) < 0) {
 		/* the line that says so names the user when PAM knows one */
 		get_user(&m);
 		o = OUTCOME_SYSERR;
 	} else if (!get_user(&m))
 		o = OUTCOME_NONE;
-	else if ((o = check_pending(&m)) == OUTCOME_PENDING)
-		o = user_known(&m) ? carry_out(&m) : OUTCOME_NONE;
+	else if ((o = check_pending(&m, fast.state_dir)) == OUTCOME_PENDING)
+		o = user_known(&m) ? carry_out(&m, argc, argv) : OUTCOME_NONE;
 	rc = pam_code(&m, o);
 	if (m.cfg_loaded)
 		cpk_config_free(&m.cfg);

@@ -2,13 +2,14 @@
 /*
  * bench_pam.c - the PAM module's fast path, timed (tests/bench/run.sh).
  *
- *   bench_pam loop DIR SERVICE USER N     N x pam_open_session on one started handle
+ *   bench_pam loop DIR SERVICE USER N     N x pam_open_session + pam_close_session on one handle
  *   bench_pam bare CONF USER N            the bare minimum the module must do, N times
+ *   bench_pam lines CONF USER N           the same, visiting every line (memchr) as a parser must
  *   bench_pam hold DIR SERVICE USER K     RSS of K handles, each opened once
  *   bench_pam run [-s] CMD [ARG...]      run CMD: wall time, peak RSS, exit status
  *                                        (CMD's output goes to $BENCH_CHILD_OUT if set)
  *
- * loop and bare print "ns_per_call=X calls=N first=PAM_CODE"; hold prints
+ * loop, bare and lines print "ns_per_call=X calls=N first=PAM_CODE"; hold prints
  * "rss_kb_0=A rss_kb_1=B rss_kb_k=C handles=K"; run prints "wall_ms=T
  * maxrss_kb=M status=S" (M from wait4: the largest of CMD and the children
  * it reaped) and, with -s, "parent_hwm_kb=P child_hwm_kb=C parent_anon_kb=A
@@ -18,10 +19,15 @@
  * --instr-atstart=no only the timed loop is counted (after one warm-up
  * call, so dlopen and first-touch costs stay out).
  *
- * The bare minimum: open the configuration file, check that root owns it
- * (fstat: the module must refuse a file someone else could write), read
- * it to EOF, find state_dir, build state_dir/pending/USER, stat it.
+ * The bare minimum, a plain C function: open the configuration file, check
+ * that root owns it (fstat: the module must refuse a file someone else
+ * could write), read it to EOF, close it, find the last line that starts
+ * with "state_dir" (strstr: no per-line work, no validation), build
+ * state_dir/pending/USER with memcpy, stat it.  "lines" adds what any
+ * parser that tells comments from settings must add: one memchr() per
+ * line.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
@@ -214,10 +220,13 @@ loop(const char *dir, const char *service, const char *user, long n)
 	long i;
 
 	first = pam_open_session(pamh, 0);	/* warm-up: loads the stack */
+	pam_close_session(pamh, 0);
 	CALLGRIND_START_INSTRUMENTATION;
 	t0 = now_ns();
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		rc |= pam_open_session(pamh, 0) != first;
+		pam_close_session(pamh, 0);
+	}
 	t1 = now_ns();
 	CALLGRIND_STOP_INSTRUMENTATION;
 	pam_end(pamh, PAM_SUCCESS);
@@ -226,47 +235,51 @@ loop(const char *dir, const char *service, const char *user, long n)
 	return rc;
 }
 
-/* The value of "state_dir = X" in buf, or NULL. */
+/* The value of the last "state_dir = X" line in buf (NUL-terminated), or NULL. */
 static const char *
-state_dir_of(char *buf, size_t len, char *out, size_t outlen)
+state_dir_of(const char *buf, size_t len, size_t *vlen)
 {
-	char *line = buf, *end = buf + len;
+	static const char key[] = "\nstate_dir";
+	const char *p = buf, *hit = NULL, *v, *nl;
 
-	while (line < end) {
-		char *nl = memchr(line, '\n', (size_t)(end - line)), *p = line, *v;
-		size_t vl;
+	/* strstr, not memmem: glibc's strstr is vectorised, its memmem is not */
+	while ((p = strstr(p, key)) != NULL)
+		hit = ++p;
+	if (hit == NULL || (v = memchr(hit, '=', len - (size_t)(hit - buf))) == NULL)
+		return NULL;
+	for (v++; *v == ' ' || *v == '\t'; v++)
+		;
+	if ((nl = memchr(v, '\n', len - (size_t)(v - buf))) == NULL)
+		nl = buf + len;
+	while (nl > v && (nl[-1] == ' ' || nl[-1] == '\t'))
+		nl--;
+	*vlen = (size_t)(nl - v);
+	return v;
+}
 
-		if (nl == NULL)
+/* One memchr() per line: the least a parser that sees every line does. */
+static size_t
+visit_lines(const char *buf, size_t len)
+{
+	const char *p = buf, *end = buf + len, *nl;
+	size_t settings = 0;
+
+	for (; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			nl = end;
-		while (p < nl && (*p == ' ' || *p == '\t'))
-			p++;
-		if ((size_t)(nl - p) > 9 && strncmp(p, "state_dir", 9) == 0) {
-			v = memchr(p, '=', (size_t)(nl - p));
-			if (v != NULL) {
-				for (v++; v < nl && (*v == ' ' || *v == '\t'); v++)
-					;
-				vl = (size_t)(nl - v);
-				while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
-					vl--;
-				if (vl < outlen) {
-					memcpy(out, v, vl);
-					out[vl] = '\0';
-					return out;
-				}
-			}
-		}
-		line = nl + 1;
+		settings += nl > p && *p != '#';
 	}
-	return NULL;
+	return settings;
 }
 
 static int
-bare_once(const char *conf, const char *user)
+bare_once(const char *conf, const char *user, bool lines)
 {
 	static char buf[65536];
-	char dir[PATH_MAX], path[PATH_MAX];
+	char path[PATH_MAX];
+	const char *dir;
 	struct stat st;
-	size_t len = 0;
+	size_t len = 0, dl, ul = strlen(user);
 	ssize_t r;
 	int fd = open(conf, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 
@@ -276,28 +289,32 @@ bare_once(const char *conf, const char *user)
 		close(fd);
 		return -1;
 	}
-	while ((r = read(fd, buf + len, sizeof(buf) - len)) > 0)
+	while ((r = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
 		len += (size_t)r;
 	close(fd);
-	if (state_dir_of(buf, len, dir, sizeof(dir)) == NULL)
+	buf[len] = '\0';
+	if (lines && visit_lines(buf, len) == 0)
 		return -1;
-	if ((size_t)snprintf(path, sizeof(path), "%s/pending/%s", dir, user) >= sizeof(path))
+	if ((dir = state_dir_of(buf, len, &dl)) == NULL || dl + ul + 10 >= sizeof(path))
 		return -1;
+	memcpy(path, dir, dl);
+	memcpy(path + dl, "/pending/", 9);
+	memcpy(path + dl + 9, user, ul + 1);
 	return stat(path, &st) == 0 ? 1 : errno == ENOENT ? 0 : -1;
 }
 
 static int
-bare(const char *conf, const char *user, long n)
+bare(const char *conf, const char *user, long n, bool lines)
 {
 	double t0, t1;
 	int first, changed = 0;
 	long i;
 
-	first = bare_once(conf, user);
+	first = bare_once(conf, user, lines);
 	CALLGRIND_START_INSTRUMENTATION;
 	t0 = now_ns();
 	for (i = 0; i < n; i++)
-		changed |= bare_once(conf, user) != first;
+		changed |= bare_once(conf, user, lines) != first;
 	t1 = now_ns();
 	CALLGRIND_STOP_INSTRUMENTATION;
 	printf("ns_per_call=%.1f calls=%ld first=%s changed=%d\n", (t1 - t0) / (double)n, n,
@@ -334,12 +351,14 @@ main(int argc, char **argv)
 	if (argc == 6 && strcmp(argv[1], "loop") == 0)
 		return loop(argv[2], argv[3], argv[4], atol(argv[5]));
 	if (argc == 5 && strcmp(argv[1], "bare") == 0)
-		return bare(argv[2], argv[3], atol(argv[4]));
+		return bare(argv[2], argv[3], atol(argv[4]), false);
+	if (argc == 5 && strcmp(argv[1], "lines") == 0)
+		return bare(argv[2], argv[3], atol(argv[4]), true);
 	if (argc == 6 && strcmp(argv[1], "hold") == 0)
 		return hold(argv[2], argv[3], argv[4], atol(argv[5]));
 	if (argc >= 3 && strcmp(argv[1], "run") == 0)
 		return run(argc - 2, argv + 2);
-	fprintf(stderr, "usage: bench_pam loop DIR SERVICE USER N | bare CONF USER N | "
+	fprintf(stderr, "usage: bench_pam loop DIR SERVICE USER N | bare|lines CONF USER N | "
 		"hold DIR SERVICE USER K | run [-s] CMD [ARG...]\n");
 	return 2;
 }

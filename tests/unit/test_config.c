@@ -52,14 +52,36 @@ load(struct cpk_config *cfg, const char *text, int argc, const char **argv)
 	return cpk_config_load(cfg, conf_path, argc, argv, err, sizeof(err));
 }
 
-/* The load fails and err contains every one of the fragments. */
+/* cpk_config_load_fast on conf_path with argv after conf=; its result. */
+static int
+load_fast(struct cpk_config_fast *fast, int argc, const char **argv, char *e, size_t elen)
+{
+	const char *args[8];
+	char conf[64];
+	int i;
+
+	ck_assert_int_lt(argc, 8);
+	snprintf(conf, sizeof(conf), "conf=%s", conf_path);
+	args[0] = conf;
+	for (i = 0; i < argc; i++)
+		args[i + 1] = argv[i];
+	return cpk_config_load_fast(fast, argc + 1, args, e, elen);
+}
+
+/*
+ * The load fails and err contains every one of the fragments; the PAM
+ * module's cheap parse refuses the file with the very same message.
+ */
 static void
 expect_error(const char *text, const char *frag1, const char *frag2)
 {
+	struct cpk_config_fast fast;
 	struct cpk_config cfg;
-	char where[64];
+	char where[64], fast_err[CPK_ERR_LEN];
 
 	ck_assert_int_eq(load(&cfg, text, 0, NULL), -1);
+	ck_assert_int_eq(load_fast(&fast, 0, NULL, fast_err, sizeof(fast_err)), -1);
+	ck_assert_str_eq(fast_err, err);
 	snprintf(where, sizeof(where), "%s:", conf_path);
 	ck_assert_msg(strstr(err, where) != NULL, "no file name in '%s'", err);
 	ck_assert_msg(strstr(err, frag1) != NULL, "'%s' not in '%s'", frag1, err);
@@ -190,6 +212,58 @@ START_TEST(arguments_override_file)
 	ck_assert_int_eq(cfg.fail, CPK_FAIL_CLOSED);
 	ck_assert_str_eq(cfg.region, "us-east-1");
 	cpk_config_free(&cfg);
+}
+END_TEST
+
+/* What the fast path keeps, from the file and from arguments over it. */
+START_TEST(fast_parse_keeps_what_the_module_needs)
+{
+	const char *over[] = { "state_dir=/srv/cpk", "fail=open", "debug" };
+	struct cpk_config_fast fast;
+
+	write_conf("# comment\n\n   # indented comment\n");
+	ck_assert_msg(load_fast(&fast, 0, NULL, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(fast.state_dir, CPK_DEFAULT_STATE_DIR);
+	ck_assert_int_eq(fast.fail, CPK_FAIL_OPEN);
+	ck_assert(!fast.debug);
+
+	write_conf("state_dir = /var/lib/x\nfail = closed\ndebug = no\nregion = eu-west-1\n");
+	ck_assert_msg(load_fast(&fast, 0, NULL, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(fast.state_dir, "/var/lib/x");
+	ck_assert_int_eq(fast.fail, CPK_FAIL_CLOSED);
+	ck_assert(!fast.debug);
+	ck_assert_msg(load_fast(&fast, 3, over, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(fast.state_dir, "/srv/cpk");
+	ck_assert_int_eq(fast.fail, CPK_FAIL_OPEN);
+	ck_assert(fast.debug);
+}
+END_TEST
+
+/*
+ * A key the fast path does not keep is still checked, in the file and in
+ * the arguments; fail is what was said before the bad setting.
+ */
+START_TEST(fast_parse_still_validates)
+{
+	const char *bad_arg[] = { "region=EU" };
+	const char *typo_arg[] = { "fail=closed", "timout=5" };
+	struct cpk_config_fast fast;
+
+	write_conf("fail = closed\n# ok\nendpoint_url = http://cognito.example.com/\n");
+	ck_assert_int_eq(load_fast(&fast, 0, NULL, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, ":3: endpoint_url") != NULL, "%s", err);
+	ck_assert_int_eq(fast.fail, CPK_FAIL_CLOSED);
+
+	write_conf("fleet = etcd\n");
+	ck_assert_int_eq(load_fast(&fast, 0, NULL, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "etcd_endpoints is not set") != NULL, "%s", err);
+
+	write_conf("");
+	ck_assert_int_eq(load_fast(&fast, 1, bad_arg, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "argument 'region=EU': region: 'EU'") != NULL, "%s", err);
+	ck_assert_int_eq(load_fast(&fast, 2, typo_arg, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "argument 'timout=5': unknown key 'timout'") != NULL, "%s", err);
+	ck_assert_int_eq(fast.fail, CPK_FAIL_CLOSED);
 }
 END_TEST
 
@@ -365,6 +439,7 @@ END_TEST
 
 START_TEST(odd_files)
 {
+	struct cpk_config_fast fast;
 	struct cpk_config cfg;
 	FILE *fp;
 	int i;
@@ -385,6 +460,17 @@ START_TEST(odd_files)
 	ck_assert_int_eq(cpk_config_load(&cfg, conf_path, 0, NULL, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, ":2: NUL byte") != NULL, "%s", err);
 	cpk_config_free(&cfg);
+	ck_assert_int_eq(load_fast(&fast, 0, NULL, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, ":2: NUL byte") != NULL, "%s", err);
+
+	/* larger than the fast parse's stack buffer: read on into the heap */
+	fp = fopen(conf_path, "w");
+	for (i = 0; i < 200; i++)
+		fputs("# a comment line of some length, repeated until the file is too big\n", fp);
+	fputs("state_dir = /srv/big\n", fp);
+	fclose(fp);
+	ck_assert_msg(load_fast(&fast, 0, NULL, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(fast.state_dir, "/srv/big");
 
 	/* more than 64 KiB of comments */
 	fp = fopen(conf_path, "w");
@@ -530,6 +616,8 @@ config_suite(void)
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, every_key);
 	tcase_add_test(tc, arguments_override_file);
+	tcase_add_test(tc, fast_parse_keeps_what_the_module_needs);
+	tcase_add_test(tc, fast_parse_still_validates);
 	tcase_add_test(tc, conf_argument_names_the_file);
 	tcase_add_test(tc, typo_is_rejected);
 	tcase_add_test(tc, bad_values_are_rejected);
