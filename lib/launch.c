@@ -159,3 +159,32 @@ cpk_launch_wait(struct cpk_launch *run, const struct cpk_deadline *dl)
 	close(run->fd);
 	run->fd = -1;
 }
+
+char **
+cpk_launch_argv(const char *path, const char *user, const char *service, const char *type,
+		const struct cpk_config *cfg)
+{
+	char **settings, **argv = NULL;
+	size_t n, i;
+
+	if ((settings = cpk_config_to_argv(cfg)) == NULL)
+		return NULL;
+	for (n = 0; settings[n] != NULL; n++)
+		;
+	if ((argv = calloc(n + 5, sizeof(*argv))) == NULL)
+		goto out;
+	if ((argv[0] = strdup(path)) == NULL || (argv[1] = strdup(user)) == NULL ||
+	    (argv[2] = strdup(service)) == NULL || (argv[3] = strdup(type)) == NULL) {
+		cpk_argv_free(argv);
+		argv = NULL;
+		goto out;
+	}
+	/* move the settings over; the vector keeps its NULL terminator */
+	for (i = 0; i < n; i++) {
+		argv[4 + i] = settings[i];
+		settings[i] = NULL;
+	}
+out:
+	cpk_argv_free(settings);
+	return argv;
+}

@@ -4,7 +4,8 @@
  * fork with every signal blocked (the child side is spawn.h plus the
  * caller's own child function), read the helper's report from a pipe
  * until EOF or the deadline, reap it, or kill it at the deadline.  In
- * libcpk_base: no allocation but the report buffer, no libcurl, no json-c.
+ * libcpk_base: no allocation but the argv and the report buffer, no
+ * libcurl, no json-c.
  */
 #ifndef CPK_LAUNCH_H
 #define CPK_LAUNCH_H
@@ -13,6 +14,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include "audit.h"
+#include "config.h"
 #include "util.h"
 
 /* The helper's report kept for the caller; more is read and dropped. */
@@ -34,6 +36,14 @@ struct cpk_launch {
  * async-signal-safe calls; never returns.
  */
 typedef void (*cpk_launch_child_fn)(void *ctx, int out) __attribute__((noreturn));
+
+/*
+ * The helper's argv: path user service type, then cfg as settings
+ * (cpk_config_to_argv), NULL-terminated; NULL when out of memory.  Free
+ * with cpk_argv_free().  Built before fork(): the child may not allocate.
+ */
+char **cpk_launch_argv(const char *path, const char *user, const char *service,
+		       const char *type, const struct cpk_config *cfg);
 
 /* Fork; the child runs fn.  0, or -1 (logged on log).  run is reset first. */
 int cpk_launch_start(struct cpk_launch *run, cpk_launch_child_fn fn, void *ctx,

@@ -290,37 +290,6 @@ check_pending(struct module *m, const char *state_dir)
  * Running the helper.
  */
 
-/* helper user service type settings... NULL; free with cpk_argv_free(). */
-static char **
-helper_argv(const struct module *m)
-{
-	char **settings, **argv = NULL;
-	size_t n, i;
-
-	if ((settings = cpk_config_to_argv(&m->cfg)) == NULL)
-		return NULL;
-	for (n = 0; settings[n] != NULL; n++)
-		;
-	if ((argv = calloc(n + 5, sizeof(*argv))) == NULL)
-		goto out;
-	if ((argv[0] = strdup(CPK_HELPER_PATH)) == NULL ||
-	    (argv[1] = strdup(m->user)) == NULL ||
-	    (argv[2] = strdup(m->service)) == NULL ||
-	    (argv[3] = strdup(m->type)) == NULL) {
-		cpk_argv_free(argv);
-		argv = NULL;
-		goto out;
-	}
-	/* move the settings over; the vector keeps its NULL terminator */
-	for (i = 0; i < n; i++) {
-		argv[4 + i] = settings[i];
-		settings[i] = NULL;
-	}
-out:
-	cpk_argv_free(settings);
-	return argv;
-}
-
 /*
  * In the child, between fork() and execve(): only async-signal-safe
  * calls (the host may be threaded).  The child starts with every signal
@@ -375,7 +344,8 @@ run_helper(struct module *m, struct cpk_launch *run)
 	char **argv;
 	int rc = -1;
 
-	if ((argv = helper_argv(m)) == NULL) {
+	if ((argv = cpk_launch_argv(CPK_HELPER_PATH, m->user, m->service, m->type,
+				    &m->cfg)) == NULL) {
 		cpk_logmsg(&m->log, LOG_CRIT, "out of memory");
 		return -1;
 	}
