@@ -9,7 +9,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,30 +20,8 @@
 #include "privs.h"
 #include "token.h"
 #include "util.h"
+#include "testutil.h"
 #include "tokfiles.h"
-
-char *
-xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	ck_assert_int_ge(n, 0);
-	return s;
-}
-
-void
-cfg_set(struct cpk_config *cfg, const char *key, const char *value)
-{
-	char err[CPK_ERR_LEN];
-
-	if (cpk_config_set(cfg, key, value, "test", err, sizeof(err)) != 0)
-		ck_abort_msg("%s", err);
-}
 
 /* A copy of the sandbox user (kept for the process: getpwnam reuses its buffer). */
 struct passwd *

@@ -12,11 +12,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-struct cpk_config;
 struct cpk_token_cache;
-
-char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void cfg_set(struct cpk_config *cfg, const char *key, const char *value);
 
 /* Root in the sandbox, alice and bob resolvable. */
 bool in_sandbox(void);

@@ -52,15 +52,3 @@ on_delete(void *arg, const struct cpk_etcd_event *ev)
 	(void)arg;
 	return ev->type == CPK_ETCD_EV_DELETE ? 1 : 0;
 }
-
-int
-run_suite(Suite *s)
-{
-	SRunner *sr = srunner_create(s);
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}

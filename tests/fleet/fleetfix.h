@@ -2,7 +2,7 @@
 /*
  * What the fleet's C tests share (test_etcd, test_fleet, test_fleet_run):
  * the environment etcd.test and engine.test set, config keys that must
- * take, a client of the test etcd, and the Check runner.  Each helper
+ * take, a client of the test etcd (the Check runner: tests/testutil.c).  Each helper
  * asserts, so a test never goes on with a half-made setup.
  */
 #ifndef CPK_TESTS_FLEETFIX_H
@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "etcd.h"
+#include "testutil.h"
 
 /* The last library error, for assertion messages. */
 extern char err[CPK_ERR_LEN];
@@ -29,7 +30,5 @@ struct cpk_etcd *etcd_client(const char *endpoints, const char *prefix, const ch
 			     bool cert);
 /* A watch callback that stops at the first delete. */
 int on_delete(void *arg, const struct cpk_etcd_event *ev);
-/* Runs the suite (CK_RUN_CASE picks a case); EXIT_SUCCESS when all passed. */
-int run_suite(Suite *s);
 
 #endif

@@ -25,25 +25,9 @@
 #include "http.h"
 #include "config.h"
 #include "util.h"
+#include "testutil.h"
 #include "emuctl.h"
 
-
-static struct cpk_config *
-cfg_new(void)
-{
-	static struct cpk_config cfg;
-
-	cpk_config_free(&cfg);
-	ck_assert_int_eq(cpk_config_init(&cfg), 0);
-	return &cfg;
-}
-
-static void
-set(char **field, const char *v)
-{
-	free(*field);
-	*field = v != NULL ? strdup(v) : NULL;
-}
 
 /* ====================================================================== */
 /* a one-shot plain-HTTP server on loopback, for answers the emulator      */
@@ -122,7 +106,7 @@ one_shot_start(struct one_shot *o, struct cpk_config **cfgp, struct cpk_deadline
 {
 	struct sockaddr_in a;
 	socklen_t alen = sizeof(a);
-	struct cpk_config *c = cfg_new();
+	struct cpk_config *c = cfg_fresh();
 	struct cpk_client *cli = NULL;
 	struct cpk_reply r;
 	char url[64];
@@ -137,7 +121,7 @@ one_shot_start(struct one_shot *o, struct cpk_config **cfgp, struct cpk_deadline
 	ck_assert_int_eq(getsockname(o->lfd, (struct sockaddr *)&a, &alen), 0);
 	ck_assert_int_eq(pthread_create(&o->th, NULL, one_shot_serve, o), 0);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", (unsigned int)ntohs(a.sin_port));
-	set(&c->endpoint_url, url);
+	str_set(&c->endpoint_url, url);
 	c->max_attempts = 1;
 	cpk_deadline_init_ms(d, 10000);
 	ck_assert_msg(cpk_client_new(&cli, c, NULL, d, &r) == 0, "%s: %s", r.code, r.message);
@@ -271,10 +255,10 @@ mint(const char *name, char **access, char **refresh)
 static struct cpk_config *
 emu_cfg(unsigned int timeout, unsigned int max_attempts)
 {
-	struct cpk_config *cfg = cfg_new();
+	struct cpk_config *cfg = cfg_fresh();
 
-	set(&cfg->endpoint_url, emuctl_url());
-	set(&cfg->ca_file, emuctl_ca());
+	str_set(&cfg->endpoint_url, emuctl_url());
+	str_set(&cfg->ca_file, emuctl_ca());
 	cfg->timeout = timeout;
 	cfg->max_attempts = max_attempts;
 	return cfg;
@@ -797,7 +781,7 @@ START_TEST(wrong_ca)
 	emuctl_add_user("liam", 1);
 	mint("liam", &at, NULL);
 	cfg = emu_cfg(10, 3);
-	set(&cfg->ca_file, wrong);
+	str_set(&cfg->ca_file, wrong);
 	cpk_deadline_init_ms(&dl, 10000);
 	ck_assert_int_eq(cpk_client_new(&cl, cfg, NULL, &dl, &r), 0);
 	ck_assert_int_eq(cpk_get_user(cl, at, &name, &r), -1);
@@ -809,7 +793,7 @@ START_TEST(wrong_ca)
 	cpk_client_free(cl);
 	cl = NULL;
 	/* the system store does not know the test CA either */
-	set(&cfg->ca_file, NULL);
+	str_set(&cfg->ca_file, NULL);
 	ck_assert_int_eq(cpk_client_new(&cl, cfg, NULL, &dl, &r), 0);
 	ck_assert_int_eq(cpk_get_user(cl, at, &name, &r), -1);
 	ck_assert_str_eq(r.code, "TransportError");
@@ -842,7 +826,7 @@ START_TEST(proxy_environment_ignored)
 	cl = NULL;
 
 	/* the configured proxy is used (and here, refuses: port 9) */
-	set(&cfg->proxy, "http://127.0.0.1:9");
+	str_set(&cfg->proxy, "http://127.0.0.1:9");
 	ck_assert_int_eq(cpk_client_new(&cl, cfg, NULL, &dl, &r), 0);
 	ck_assert_int_eq(cpk_get_user(cl, at, &name, &r), -1);
 	ck_assert_str_eq(r.code, "TransportError");
@@ -924,11 +908,5 @@ cognito_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(cognito_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_suite(cognito_suite());
 }

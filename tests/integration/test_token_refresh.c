@@ -26,6 +26,7 @@
 #include "token.h"
 #include "util.h"
 #include "emuctl.h"
+#include "testutil.h"
 #include "tokfiles.h"
 
 static const char *
@@ -493,8 +494,7 @@ refresh_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
+	int rc;
 
 	if (!in_sandbox() || !emuctl_present()) {
 		fprintf(stderr, "test_token_refresh: needs root in tests/sandbox.sh and the emulator "
@@ -502,10 +502,7 @@ main(void)
 		return 77;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	sr = srunner_create(refresh_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	rc = run_suite(refresh_suite());
 	curl_global_cleanup();
-	return failed == 0 ? 0 : 1;
+	return rc;
 }

@@ -16,6 +16,7 @@
 #include "quota.h"
 #include "config.h"
 #include "util.h"
+#include "testutil.h"
 
 /* ====================================================================== */
 /* pure                                                                   */
@@ -233,26 +234,9 @@ START_TEST(parse_tokens)
 }
 END_TEST
 
-static struct cpk_config *
-cfg_new(void)
-{
-	static struct cpk_config cfg;
-
-	cpk_config_free(&cfg);
-	ck_assert_int_eq(cpk_config_init(&cfg), 0);
-	return &cfg;
-}
-
-static void
-set(char **field, const char *v)
-{
-	free(*field);
-	*field = v != NULL ? strdup(v) : NULL;
-}
-
 START_TEST(endpoint_resolution)
 {
-	struct cpk_config *cfg = cfg_new();
+	struct cpk_config *cfg = cfg_fresh();
 	struct cpk_reply r;
 	char url[512];
 
@@ -266,37 +250,37 @@ START_TEST(endpoint_resolution)
 	ck_assert_str_eq(r.code, "InvalidEndpoint");
 	ck_assert_int_eq(cpk_endpoint_resolve(cfg, "", url, sizeof(url), &r), -1);
 	/* the configured region wins */
-	set(&cfg->region, "us-east-1");
+	str_set(&cfg->region, "us-east-1");
 	ck_assert_int_eq(cpk_endpoint_resolve(cfg, "eu-west-1", url, sizeof(url), &r), 0);
 	ck_assert_str_eq(url, "https://cognito-idp.us-east-1.amazonaws.com/");
 	cfg->use_fips = true;
 	ck_assert_int_eq(cpk_endpoint_resolve(cfg, NULL, url, sizeof(url), &r), 0);
 	ck_assert_str_eq(url, "https://cognito-idp-fips.us-east-1.amazonaws.com/");
 	cfg->use_fips = false;
-	set(&cfg->region, "cn-north-1");
+	str_set(&cfg->region, "cn-north-1");
 	ck_assert_int_eq(cpk_endpoint_resolve(cfg, NULL, url, sizeof(url), &r), 0);
 	ck_assert_str_eq(url, "https://cognito-idp.cn-north-1.amazonaws.com.cn/");
-	set(&cfg->region, "us-gov-west-1");
+	str_set(&cfg->region, "us-gov-west-1");
 	ck_assert_int_eq(cpk_endpoint_resolve(cfg, NULL, url, sizeof(url), &r), 0);
 	ck_assert_str_eq(url, "https://cognito-idp.us-gov-west-1.amazonaws.com/");
 	/* endpoint_url verbatim */
-	set(&cfg->endpoint_url, "https://vpce-1.cognito-idp.eu-west-1.vpce.amazonaws.com/");
+	str_set(&cfg->endpoint_url, "https://vpce-1.cognito-idp.eu-west-1.vpce.amazonaws.com/");
 	ck_assert_int_eq(cpk_endpoint_resolve(cfg, NULL, url, sizeof(url), &r), 0);
 	ck_assert_str_eq(url, "https://vpce-1.cognito-idp.eu-west-1.vpce.amazonaws.com/");
 	cfg->use_fips = true;
 	ck_assert_int_eq(cpk_endpoint_resolve(cfg, NULL, url, sizeof(url), &r), -1);
 	ck_assert_str_eq(r.code, "InvalidEndpoint");
 	cfg->use_fips = false;
-	set(&cfg->endpoint_url, "http://127.0.0.1:9229/");
+	str_set(&cfg->endpoint_url, "http://127.0.0.1:9229/");
 	ck_assert_int_eq(cpk_endpoint_resolve(cfg, NULL, url, sizeof(url), &r), 0);
-	set(&cfg->endpoint_url, "http://[::1]:9229/");
+	str_set(&cfg->endpoint_url, "http://[::1]:9229/");
 	ck_assert_int_eq(cpk_endpoint_resolve(cfg, NULL, url, sizeof(url), &r), 0);
-	set(&cfg->endpoint_url, "http://cognito-idp.eu-west-1.amazonaws.com/");
+	str_set(&cfg->endpoint_url, "http://cognito-idp.eu-west-1.amazonaws.com/");
 	ck_assert_int_eq(cpk_endpoint_resolve(cfg, NULL, url, sizeof(url), &r), -1);
 	ck_assert_str_eq(r.code, "InvalidEndpoint");
-	set(&cfg->endpoint_url, "http://10.0.0.1/");
+	str_set(&cfg->endpoint_url, "http://10.0.0.1/");
 	ck_assert_int_eq(cpk_endpoint_resolve(cfg, NULL, url, sizeof(url), &r), -1);
-	set(&cfg->endpoint_url, "ftp://127.0.0.1/");
+	str_set(&cfg->endpoint_url, "ftp://127.0.0.1/");
 	ck_assert_int_eq(cpk_endpoint_resolve(cfg, NULL, url, sizeof(url), &r), -1);
 	cpk_config_free(cfg);
 }
@@ -305,13 +289,13 @@ END_TEST
 /* http:// to a non-loopback host: refused by cpk_client_new, before curl. */
 START_TEST(plain_http_refused_before_connecting)
 {
-	struct cpk_config *cfg = cfg_new();
+	struct cpk_config *cfg = cfg_fresh();
 	struct cpk_client *c = (struct cpk_client *)1;
 	struct cpk_deadline dl;
 	struct cpk_reply r;
 
 	cpk_deadline_init_ms(&dl, 5000);
-	set(&cfg->endpoint_url, "http://192.0.2.1/");
+	str_set(&cfg->endpoint_url, "http://192.0.2.1/");
 	ck_assert_int_eq(cpk_client_new(&c, cfg, NULL, &dl, &r), -1);
 	ck_assert_ptr_null(c);
 	ck_assert_str_eq(r.code, "InvalidEndpoint");
@@ -451,11 +435,5 @@ cognito_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(cognito_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_suite(cognito_suite());
 }

@@ -30,6 +30,7 @@
 #include "privs.h"
 #include "token.h"
 #include "util.h"
+#include "testutil.h"
 #include "tokfiles.h"
 
 #define ISS "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example"
@@ -1008,15 +1009,9 @@ token_suite(bool files)
 int
 main(void)
 {
-	SRunner *sr;
 	bool files = in_sandbox();
-	int failed;
 
 	if (!files)
 		fprintf(stderr, "test_token: not root in tests/sandbox.sh: file tests not run\n");
-	sr = srunner_create(token_suite(files));
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return run_suite(token_suite(files));
 }
