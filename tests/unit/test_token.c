@@ -14,7 +14,6 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -633,7 +632,7 @@ START_TEST(expiring)
 END_TEST
 
 /* ====================================================================== */
-/* files (root, sandbox users)                                            */
+/* files (root, sandbox users; the file helpers are tests/tokfiles.c)     */
 
 /* A valid cache document (AuthenticationResult) for alice. */
 static char *
