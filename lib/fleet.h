@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
- * The fleet's coordination in etcd (issue 13, doc/DESIGN.md "Fleet (etcd)").
+ * The fleet's coordination in etcd (doc/DESIGN.md "Fleet (etcd)").
  *
  * The claim: before any Delete for a user, the host takes claims/<user>,
  * {host, pid, since}, bound to a lease whose TTL exceeds the run's deadline

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
- * A run's outcome in the fleet (issue 13, doc/DESIGN.md "Fleet (etcd)"): what
+ * A run's outcome in the fleet (doc/DESIGN.md "Fleet (etcd)"): what
  * one engine run did to a user's passkeys, written to etcd in ONE txn, or
  * queued in state_dir/outbox/ when etcd cannot take it.
  *

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
- * The administrator's side of the fleet (issue 13, doc/DESIGN.md "Fleet
- * (etcd)"): a flag or a cancel changes pending/<user> in etcd first, in
+ * The administrator's side of the fleet (doc/DESIGN.md "Fleet (etcd)"):
+ * a flag or a cancel changes pending/<user> in etcd first, in
  * one transaction that compares the key's mod_revision, and only then is
  * mirrored locally (lib/admin.c); passkey-revoke --sync [--follow]
  * mirrors the fleet's pending/ into state_dir (lib/fleet_sync.c).

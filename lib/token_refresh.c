@@ -167,6 +167,36 @@ adopt(struct cpk_token_cache *tc, struct cpk_tokens *nt, struct cpk_claims *nc, 
 	memset(nc, 0, sizeof(*nc));
 }
 
+/*
+ * Whether tc may be refreshed at all, and with which client_id (NULL: no,
+ * reply says why).  A token we would refuse gets no request either, not
+ * even a refresh.
+ */
+static const char *
+refresh_client_id(const struct cpk_config *cfg, const struct passwd *pw,
+		  const struct cpk_token_cache *tc, struct cpk_reply *reply)
+{
+	const char *client_id;
+
+	if (cpk_token_check(cfg, pw, tc, reply) != 0)
+		return NULL;
+	if (!cfg->refresh) {
+		cpk_token_set_error(reply, "expired",
+				    "the access token has expired and refresh = no");
+		return NULL;
+	}
+	if (tc->refresh == NULL) {
+		cpk_token_set_error(reply, "expired",
+				    "the access token has expired and the cache has no refresh token");
+		return NULL;
+	}
+	client_id = cfg->client_id != NULL ? cfg->client_id : tc->claims.client_id;
+	if (client_id == NULL)
+		cpk_token_set_error(reply, "expired",
+				    "no client_id (configuration or token claim) to refresh with");
+	return client_id;
+}
+
 int
 cpk_token_refresh(const struct cpk_config *cfg, const struct passwd *pw,
 		  struct cpk_token_cache *tc, struct cpk_client *c,
@@ -183,25 +213,9 @@ cpk_token_refresh(const struct cpk_config *cfg, const struct passwd *pw,
 	memset(&nt, 0, sizeof(nt));
 	memset(&nc, 0, sizeof(nc));
 	memset(&jwt_reply, 0, sizeof(jwt_reply));
-	/* a token we would refuse gets no request either, not even a refresh */
-	if (cpk_token_check(cfg, pw, tc, reply) != 0)
+	client_id = refresh_client_id(cfg, pw, tc, reply);
+	if (client_id == NULL)
 		return -1;
-	if (!cfg->refresh) {
-		cpk_token_set_error(reply, "expired",
-				    "the access token has expired and refresh = no");
-		return -1;
-	}
-	if (tc->refresh == NULL) {
-		cpk_token_set_error(reply, "expired",
-				    "the access token has expired and the cache has no refresh token");
-		return -1;
-	}
-	client_id = cfg->client_id != NULL ? cfg->client_id : tc->claims.client_id;
-	if (client_id == NULL) {
-		cpk_token_set_error(reply, "expired",
-				    "no client_id (configuration or token claim) to refresh with");
-		return -1;
-	}
 	if (cfg->client_secret_file != NULL &&
 	    cpk_secret_file_read(cfg->client_secret_file, &secret, reply) != 0) {
 		/* only an administrator can fix root's file: not the user's token */

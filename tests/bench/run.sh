@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
 # tests/bench/run.sh: performance of pam_cognito_passkey against its baselines
-# and against the physical limit, side by side in one run (issue 9).  Not part
+# and against the physical limit, side by side in one run.  Not part
 # of `make check`: run it on demand, as root, on a quiet machine.
 #
 #   tests/bench/run.sh [-b BUILDDIR] [SECTION...]

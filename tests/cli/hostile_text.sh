@@ -1,13 +1,13 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
-# Issue 17, findings 4, 5 and 6, as an attacker (or a broken disk) would:
-#  4  a token whose claims hold terminal escapes, passkey names with C1
+# Hostile text and state, as an attacker (or a broken disk) would write them:
+#  - a token whose claims hold terminal escapes, passkey names with C1
 #     controls and invalid UTF-8 in state files: nothing that reaches the
 #     terminal holds a control byte, every --json output parses as strict
 #     UTF-8 JSON, and truncation never cuts a character;
-#  5  the pending-file writer refuses what the reader would call corrupt,
+#  - the pending-file writer refuses what the reader would call corrupt,
 #     and no read-only command renames or changes state;
-#  6  a corrupt pending file is never "nothing pending": it stays where the
+#  - a corrupt pending file is never "nothing pending": it stays where the
 #     module's fast path sees it, -x is a system error, -S says corrupt,
 #     flagging over it changes nothing, --discard-corrupt resolves it with
 #     a history event and an audit line.
@@ -34,7 +34,7 @@ snapshot() {
 	find "$CLI_STATE" -printf '%p %s %T@ %m\n' | sort
 }
 
-# ---------------------------------------------------------------- finding 4
+# ------------------------------------ no control byte reaches the terminal
 # -L with a token whose issuer sets the title, clears the screen (ESC, BEL, C1 CSI)
 cli_user alice '[{"CredentialId": "k1", "FriendlyCredentialName": "Key \u009b2J \u001b]0;x\u0007 caf\u00e9"}]'
 cli_token alice '"Issuer": "https://evil.example/\u001b]0;owned\u0007\u001b[2J\u009b2Jall passkeys deleted\u00e9"'
@@ -76,7 +76,7 @@ for args in "-S bob" "-S bob --json" "-S -A --json" "--history bob --json" "--hi
 done
 rm -f "$CLI_STATE/pending/bob" "$CLI_STATE/history/bob"
 
-# ---------------------------------------------------------------- finding 5
+# ------------------------ the writer refuses what the reader calls corrupt
 # ids of 100000 bytes, 12 a flag: about 1.2 MB a request, so the fourth
 # would make the file larger than the 4 MiB the reader accepts
 ids() {
@@ -105,7 +105,7 @@ cli_eq "no read-only command changes state" "$(snapshot)" "$before"
 cli_check "nothing set aside" bash -c "! ls -a '$CLI_STATE/pending' | grep -q corrupt"
 pr_out -d carol
 
-# ---------------------------------------------------------------- finding 6
+# ------------------------------ a corrupt pending file is never "nothing"
 printf 'garbage' >"$CLI_STATE/pending/carol"
 before=$(snapshot)
 pr_out -S carol

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
-# Must-show: the passwd-style path.  pam_chauthtok through the password
+# The passwd-style path: pam_chauthtok through the password
 # stack carries out the revocation in the PAM_UPDATE_AUTHTOK phase only
 # (PAM_PRELIM_CHECK does nothing).
 . "$(dirname "$0")/lib.sh"

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
-# Must-show: the emulator hangs.  The session returns within timeout + 2 s,
+# When the emulator hangs, the session returns within timeout + 2 s,
 # the helper is gone, the revocation is still pending; fail=closed refuses
 # the session, fail=open lets it open; once the service answers again the
 # next session carries the revocation out.

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
-# Security finding 1 of issue 17 (doc/DESIGN.md, "Identity: whose token is it
+# Whose token is it (doc/DESIGN.md, "Identity: whose token is it
 # (revised)"): another Cognito user's valid token written into alice's cache
 # (alice's file, 0600, as alice herself could write it) must never make a
 # revocation for alice report "done".  With the shipped configuration it is

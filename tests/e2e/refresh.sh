@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
-# Must-show: the cached access token has expired, the refresh token is good:
-# one session open refreshes it, writes the new tokens back (as the user,
+# The cached access token has expired, the refresh token is good: one
+# session open refreshes it, writes the new tokens back (as the user,
 # 0600, same format, the rotated refresh token kept), and revokes.
 . "$(dirname "$0")/lib.sh"
 e2e_init "$0" "$@"

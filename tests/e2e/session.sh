@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
-# Must-show: a session opens with a pending revocation: the passkeys are
+# A session that opens with a pending revocation: the passkeys are
 # gone in the emulator, PAM_SUCCESS, the user is told, and the audit lines
 # event=passkey_deleted user=alice credential=... request=... come out of
 # syslog with the PAM service and type; the next session is the fast path.

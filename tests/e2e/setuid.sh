@@ -1,8 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later
-# Must-show (issue 17, finding 2): the REAL set-uid /bin/su and
-# /usr/bin/passwd, started by a regular user, carry out a pending
-# revocation.  Their real uid is the caller's; the helper's child must
+# The REAL set-uid /bin/su and /usr/bin/passwd, started by a regular
+# user, carry out a pending revocation.  Their real uid is the caller's; the helper's child must
 # become fully root (lib/spawn.c) or the helper refuses ("must be run by
 # root") and the request stays pending for ever.  The caller also sets
 # what a hostile user can set before running su: a low file-size and

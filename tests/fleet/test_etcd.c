@@ -18,52 +18,12 @@
 #include "config.h"
 #include "etcd.h"
 #include "etcd_int.h"
-
-static char err[CPK_ERR_LEN];
-
-static const char *
-env(const char *name)
-{
-	const char *v = getenv(name);
-
-	ck_assert_msg(v != NULL && *v != '\0', "%s is not set (run etcd.test)", name);
-	return v;
-}
-
-static void
-set(struct cpk_config *cfg, const char *key, const char *value)
-{
-	ck_assert_msg(cpk_config_set(cfg, key, value, "test", err, sizeof(err)) == 0, "%s", err);
-}
-
-/* A client of endpoints with prefix, the test cluster's CA and client cert. */
-static struct cpk_etcd *
-client_ex(const char *endpoints, const char *prefix, const char *ca, bool cert)
-{
-	struct cpk_config cfg;
-	struct cpk_etcd *e;
-
-	ck_assert_int_eq(cpk_config_init(&cfg), 0);
-	set(&cfg, "fleet", "etcd");
-	set(&cfg, "etcd_endpoints", endpoints);
-	set(&cfg, "etcd_prefix", prefix);
-	set(&cfg, "etcd_timeout", "5");
-	if (ca != NULL)
-		set(&cfg, "etcd_ca_file", ca);
-	if (cert) {
-		set(&cfg, "etcd_cert_file", env("ETCD_CERT"));
-		set(&cfg, "etcd_key_file", env("ETCD_KEY"));
-	}
-	e = cpk_etcd_open(&cfg, err, sizeof(err));
-	ck_assert_msg(e != NULL, "%s", err);
-	cpk_config_free(&cfg);
-	return e;
-}
+#include "fleetfix.h"
 
 static struct cpk_etcd *
 client(const char *prefix)
 {
-	return client_ex(env("ETCD_ENDPOINTS"), prefix, env("ETCD_CA"), true);
+	return etcd_client(env("ETCD_ENDPOINTS"), prefix, env("ETCD_CA"), true);
 }
 
 static int64_t
@@ -309,7 +269,7 @@ START_TEST(fail_over)
 	int64_t rev;
 
 	snprintf(eps, sizeof(eps), "%s,%s", env("ETCD_DEAD"), env("ETCD_ENDPOINTS"));
-	e = client_ex(eps, "/t-failover/", env("ETCD_CA"), true);
+	e = etcd_client(eps, "/t-failover/", env("ETCD_CA"), true);
 	rev = put(e, "pending/dave", "x", 0);
 	ck_assert_int_eq(cpk_etcd_get(e, "pending/dave", false, 0, &kvs, err, sizeof(err)), 0);
 	ck_assert_uint_eq(kvs.n, 1);
@@ -317,13 +277,13 @@ START_TEST(fail_over)
 	cpk_etcd_close(e);
 
 	/* the watch too, on a fresh client that starts with the dead one */
-	e = client_ex(eps, "/t-failover/", env("ETCD_CA"), true);
+	e = etcd_client(eps, "/t-failover/", env("ETCD_CA"), true);
 	watch_from(e, rev, &s, 1);
 	ck_assert_str_eq(s.keys[0], "pending/dave");
 	cpk_etcd_close(e);
 
 	/* nothing answers: unreachable, and the error says which endpoint */
-	e = client_ex(env("ETCD_DEAD"), "/t-failover/", env("ETCD_CA"), true);
+	e = etcd_client(env("ETCD_DEAD"), "/t-failover/", env("ETCD_CA"), true);
 	ck_assert_int_eq(cpk_etcd_get(e, "pending/dave", false, 0, &kvs, err, sizeof(err)),
 			 CPK_ETCD_UNREACHABLE);
 	ck_assert_msg(strstr(err, env("ETCD_DEAD")) != NULL, "%s", err);
@@ -338,16 +298,16 @@ START_TEST(tls_is_verified)
 	struct cpk_etcd_kvs kvs;
 
 	/* a CA of the same name but another key */
-	e = client_ex(env("ETCD_ENDPOINTS"), "/t-tls/", env("ETCD_WRONG_CA"), true);
+	e = etcd_client(env("ETCD_ENDPOINTS"), "/t-tls/", env("ETCD_WRONG_CA"), true);
 	ck_assert_int_eq(cpk_etcd_get(e, "k", false, 0, &kvs, err, sizeof(err)), CPK_ETCD_UNREACHABLE);
 	ck_assert_msg(strstr(err, "certificate") != NULL || strstr(err, "SSL") != NULL, "%s", err);
 	cpk_etcd_close(e);
 	/* the system store does not know the test CA either */
-	e = client_ex(env("ETCD_ENDPOINTS"), "/t-tls/", NULL, true);
+	e = etcd_client(env("ETCD_ENDPOINTS"), "/t-tls/", NULL, true);
 	ck_assert_int_eq(cpk_etcd_get(e, "k", false, 0, &kvs, err, sizeof(err)), CPK_ETCD_UNREACHABLE);
 	cpk_etcd_close(e);
 	/* without a client certificate etcd refuses us */
-	e = client_ex(env("ETCD_ENDPOINTS"), "/t-tls/", env("ETCD_CA"), false);
+	e = etcd_client(env("ETCD_ENDPOINTS"), "/t-tls/", env("ETCD_CA"), false);
 	ck_assert_int_ne(cpk_etcd_get(e, "k", false, 0, &kvs, err, sizeof(err)), CPK_ETCD_OK);
 	cpk_etcd_close(e);
 }
@@ -363,7 +323,7 @@ hostile(const char *mode, const char *want)
 	int rc;
 
 	snprintf(url, sizeof(url), "%s/%s", env("ETCD_FAKE"), mode);
-	e = client_ex(url, "/fake/", NULL, false);
+	e = etcd_client(url, "/fake/", NULL, false);
 	err[0] = '\0';
 	rc = cpk_etcd_get(e, "k", true, 0, &kvs, err, sizeof(err));
 	ck_assert_msg(rc == CPK_ETCD_ERROR, "%s: rc %d: %s", mode, rc, err);
@@ -398,7 +358,7 @@ START_TEST(fail_over_on_5xx)
 	struct cpk_etcd_kvs kvs;
 
 	snprintf(eps, sizeof(eps), "%s/unavailable,%s", env("ETCD_FAKE"), env("ETCD_ENDPOINTS"));
-	e = client_ex(eps, "/t-5xx/", env("ETCD_CA"), true);
+	e = etcd_client(eps, "/t-5xx/", env("ETCD_CA"), true);
 	put(e, "k", "v", 0);
 	ck_assert_int_eq(cpk_etcd_get(e, "k", false, 0, &kvs, err, sizeof(err)), 0);
 	ck_assert_uint_eq(kvs.n, 1);
@@ -416,7 +376,7 @@ START_TEST(watch_garbage)
 				    .cb = on_event, .arg = &s };
 
 	snprintf(url, sizeof(url), "%s/watchgarbage", env("ETCD_FAKE"));
-	e = client_ex(url, "/fake/", NULL, false);
+	e = etcd_client(url, "/fake/", NULL, false);
 	ck_assert_int_eq(cpk_etcd_watch(e, &w, err, sizeof(err)), CPK_ETCD_ERROR);
 	ck_assert_msg(strstr(err, "not a JSON object") != NULL, "%s", err);
 	ck_assert_int_eq(s.n, 0);
@@ -500,11 +460,5 @@ etcd_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(etcd_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_suite(etcd_suite());
 }

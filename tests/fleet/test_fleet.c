@@ -17,47 +17,12 @@
 #include "fleet.h"
 #include "fleet_publish.h"
 #include "store.h"
-
-static char err[CPK_ERR_LEN];
-
-static const char *
-env(const char *name)
-{
-	const char *v = getenv(name);
-
-	ck_assert_msg(v != NULL && *v != '\0', "%s is not set (run etcd.test)", name);
-	return v;
-}
-
-static void
-set(struct cpk_config *cfg, const char *key, const char *value)
-{
-	ck_assert_msg(cpk_config_set(cfg, key, value, "test", err, sizeof(err)) == 0, "%s", err);
-}
-
-static struct cpk_etcd *
-client_at(const char *endpoints, const char *prefix)
-{
-	struct cpk_config cfg;
-	struct cpk_etcd *e;
-
-	ck_assert_int_eq(cpk_config_init(&cfg), 0);
-	set(&cfg, "fleet", "etcd");
-	set(&cfg, "etcd_endpoints", endpoints);
-	set(&cfg, "etcd_prefix", prefix);
-	set(&cfg, "etcd_ca_file", env("ETCD_CA"));
-	set(&cfg, "etcd_cert_file", env("ETCD_CERT"));
-	set(&cfg, "etcd_key_file", env("ETCD_KEY"));
-	e = cpk_etcd_open(&cfg, err, sizeof(err));
-	ck_assert_msg(e != NULL, "%s", err);
-	cpk_config_free(&cfg);
-	return e;
-}
+#include "fleetfix.h"
 
 static struct cpk_etcd *
 client(const char *prefix)
 {
-	return client_at(env("ETCD_ENDPOINTS"), prefix);
+	return etcd_client(env("ETCD_ENDPOINTS"), prefix, env("ETCD_CA"), true);
 }
 
 static int
@@ -114,13 +79,6 @@ START_TEST(claimed_once)
 }
 END_TEST
 
-static int
-on_delete(void *arg, const struct cpk_etcd_event *ev)
-{
-	(void)arg;
-	return ev->type == CPK_ETCD_EV_DELETE ? 1 : 0;
-}
-
 /* A host that died holding the claim: its lease expires, the next takes over. */
 START_TEST(dead_host_claim_expires)
 {
@@ -175,7 +133,7 @@ END_TEST
 
 START_TEST(unreachable)
 {
-	struct cpk_etcd *e = client_at(env("ETCD_DEAD"), "/f-dead/");
+	struct cpk_etcd *e = etcd_client(env("ETCD_DEAD"), "/f-dead/", env("ETCD_CA"), true);
 	struct cpk_fleet_claim c;
 	char holder[80];
 
@@ -322,8 +280,6 @@ main(void)
 {
 	Suite *s = suite_create("fleet");
 	TCase *tc = tcase_create("claim");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, claimed_once);
 	tcase_add_test(tc, dead_host_claim_expires);
@@ -334,9 +290,5 @@ main(void)
 	tcase_add_test(tc, publish_compare_and_swap);
 	tcase_add_test(tc, publish_refuses_corrupt);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_suite(s);
 }

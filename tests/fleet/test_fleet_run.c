@@ -27,93 +27,14 @@
 #include "fleet_outcome.h"
 #include "revoke.h"
 #include "store.h"
+#include "emuctl.h"
+#include "fleetfix.h"
 
 #define PREFIX	"/engine/"
 
-static char err[CPK_ERR_LEN];
 static char audit_lines[65536];
 
-static const char *
-env(const char *name)
-{
-	const char *v = getenv(name);
-
-	ck_assert_msg(v != NULL && *v != '\0', "%s is not set (run engine.test)", name);
-	return v;
-}
-
-/* ---- the emulator's control interface --------------------------------- */
-
-struct sink {
-	char *p;
-	size_t n;
-};
-
-static size_t
-sink_write(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct sink *s = ud;
-	size_t n = size * nmemb;
-	char *p = realloc(s->p, s->n + n + 1);
-
-	if (p == NULL)
-		return 0;
-	memcpy(p + s->n, ptr, n);
-	s->p = p;
-	s->n += n;
-	s->p[s->n] = '\0';
-	return n;
-}
-
-static json_object *
-emu_get(const char *path)
-{
-	CURL *h = curl_easy_init();
-	struct sink s = { NULL, 0 };
-	json_object *o;
-	char url[1024];
-	long status = 0;
-
-	ck_assert_ptr_nonnull(h);
-	snprintf(url, sizeof(url), "%s_emulator/%s", env("EMU_URL"), path);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_CAINFO, env("EMU_CA"));
-	curl_easy_setopt(h, CURLOPT_PROXY, "");
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 15L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
-	ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	ck_assert_int_eq(status, 200);
-	o = json_tokener_parse(s.p != NULL ? s.p : "null");
-	ck_assert_ptr_nonnull(o);
-	free(s.p);
-	curl_easy_cleanup(h);
-	return o;
-}
-
-/* DeleteWebAuthnCredential requests the emulator saw for credential id. */
-static int
-deletes_of(const char *id)
-{
-	json_object *o = emu_get("requests"), *reqs, *e, *v, *in;
-	size_t i;
-	int n = 0;
-
-	ck_assert(json_object_object_get_ex(o, "Requests", &reqs));
-	for (i = 0; i < json_object_array_length(reqs); i++) {
-		e = json_object_array_get_idx(reqs, i);
-		if (!json_object_object_get_ex(e, "Operation", &v) ||
-		    strcmp(json_object_get_string(v), "DeleteWebAuthnCredential") != 0 ||
-		    !json_object_object_get_ex(e, "Input", &in) ||
-		    !json_object_object_get_ex(in, "CredentialId", &v))
-			continue;
-		if (strcmp(json_object_get_string(v), id) == 0)
-			n++;
-	}
-	json_object_put(o);
-	return n;
-}
+/* ---- the emulator's request log ---------------------------------------- */
 
 static void
 deleted_once(const char *user, int first, int last)
@@ -123,18 +44,12 @@ deleted_once(const char *user, int first, int last)
 
 	for (k = first; k <= last; k++) {
 		snprintf(id, sizeof(id), "%sKey%d", user, k);
-		ck_assert_msg(deletes_of(id) == 1, "%s deleted %d times", id, deletes_of(id));
+		ck_assert_msg(emuctl_deletes_of(id) == 1, "%s deleted %d times", id,
+			      emuctl_deletes_of(id));
 	}
 }
 
 /* ---- hosts ------------------------------------------------------------ */
-
-static void
-set(struct cpk_config *cfg, const char *key, const char *value)
-{
-	ck_assert_msg(cpk_config_set(cfg, key, value, "test", err, sizeof(err)) == 0, "%s: %s",
-		      key, err);
-}
 
 static char *
 state_dir(const char *host)
@@ -152,8 +67,8 @@ host_cfg(struct cpk_config *cfg, const char *host)
 {
 	ck_assert_int_eq(cpk_config_init(cfg), 0);
 	set(cfg, "state_dir", state_dir(host));
-	set(cfg, "endpoint_url", env("EMU_URL"));
-	set(cfg, "ca_file", env("EMU_CA"));
+	set(cfg, "endpoint_url", emuctl_url());
+	set(cfg, "ca_file", emuctl_ca());
 	set(cfg, "timeout", "30");
 	set(cfg, "fleet", "etcd");
 	set(cfg, "etcd_endpoints", env("ETCD_ENDPOINTS"));
@@ -323,33 +238,6 @@ claim_present(struct cpk_etcd *e, const char *user)
 	return present;
 }
 
-static void
-emu_post(const char *path, const char *body)
-{
-	CURL *h = curl_easy_init();
-	struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-	struct sink s = { NULL, 0 };
-	char url[1024];
-	long status = 0;
-
-	ck_assert_ptr_nonnull(h);
-	snprintf(url, sizeof(url), "%s_emulator/%s", env("EMU_URL"), path);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_CAINFO, env("EMU_CA"));
-	curl_easy_setopt(h, CURLOPT_PROXY, "");
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 15L);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
-	ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	ck_assert_msg(status / 100 == 2, "%s: HTTP %ld %s", path, status, s.p != NULL ? s.p : "");
-	free(s.p);
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(h);
-}
-
 /* ---- cases ------------------------------------------------------------ */
 
 /* Flagged in etcd, mirrored on A and B: A carries it out, B does nothing. */
@@ -386,13 +274,6 @@ START_TEST(done_on_a_once)
 }
 END_TEST
 
-static int
-on_delete(void *arg, const struct cpk_etcd_event *ev)
-{
-	(void)arg;
-	return ev->type == CPK_ETCD_EV_DELETE ? 1 : 0;
-}
-
 /* B's claim: A leaves everything pending; B's lease expires: A carries it out. */
 START_TEST(claimed_by_b)
 {
@@ -416,14 +297,14 @@ START_TEST(claimed_by_b)
 	ck_assert_str_eq(p.items[0].last_detail, "claimed by host-b");
 	ck_assert_int_ne(p.fleet_revision, 0);
 	cpk_pending_free(&p);
-	ck_assert_int_eq(deletes_of("bobKey1"), 0);
+	ck_assert_int_eq(emuctl_deletes_of("bobKey1"), 0);
 	ck_assert_int_eq(cpk_fleet_release(e, &c, err, sizeof(err)), 0);
 
 	/* a claim of a host that died: its short lease runs out, etcd deletes it */
 	ck_assert_int_eq(cpk_fleet_claim(e, "host-b", "bob", 2, &c, holder, sizeof(holder), err,
 					 sizeof(err)), CPK_FLEET_CLAIMED);
 	ck_assert_int_eq(run_on("host-a", "bob", &res, NULL), CPK_PENDING);
-	ck_assert_int_eq(deletes_of("bobKey1"), 0);
+	ck_assert_int_eq(emuctl_deletes_of("bobKey1"), 0);
 	w.start_revision = c.revision + 1;
 	ck_assert_msg(cpk_etcd_watch(e, &w, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_int_eq(run_on("host-a", "bob", &res, NULL), CPK_DONE);
@@ -580,7 +461,7 @@ START_TEST(flagged_during_the_run)
 	ck_assert_str_eq(local.items[0].id, new_req);
 	ck_assert_int_eq(local.fleet_revision, rev);
 	cpk_pending_free(&local);
-	ck_assert_int_eq(deletes_of("malloryKey2"), 0);
+	ck_assert_int_eq(emuctl_deletes_of("malloryKey2"), 0);
 
 	ck_assert_int_eq(run_on("host-a", "mallory", &res, NULL), CPK_DONE);
 	ck_assert_uint_eq(res.deleted, 1);
@@ -589,7 +470,7 @@ START_TEST(flagged_during_the_run)
 	ck_assert_int_eq(run_on("host-b", "mallory", &res, NULL), CPK_DONE);
 	ck_assert_uint_eq(res.deleted + res.absent, 0);
 	deleted_once("mallory", 1, 2);
-	ck_assert_int_eq(deletes_of("malloryKey3"), 0);
+	ck_assert_int_eq(emuctl_deletes_of("malloryKey3"), 0);
 	cpk_etcd_close(e);
 }
 END_TEST
@@ -615,7 +496,7 @@ START_TEST(unparseable_fleet_document)
 	struct cpk_etcd_kvs kvs;
 	unsigned int flushed;
 
-	emu_post("users/alice/passkeys", "{\"Passkeys\": [{\"CredentialId\": \"aliceKey4\"}]}");
+	emuctl_add_passkey("alice", "aliceKey4");
 	flag(e, "alice", CPK_SEL_IDS, "aliceKey4", NULL);
 	hook_calls = 0;
 	ck_assert_int_eq(run_on("host-a", "alice", &res, garbage_meanwhile), CPK_DONE);
@@ -643,7 +524,7 @@ START_TEST(flag_for_the_command)
 {
 	struct cpk_etcd *e = etcd();
 
-	emu_post("users/bob/passkeys", "{\"Passkeys\": [{\"CredentialId\": \"bobKey4\"}]}");
+	emuctl_add_passkey("bob", "bobKey4");
 	flag(e, "bob", CPK_SEL_IDS, "bobKey4", NULL);
 	cpk_etcd_close(e);
 }
@@ -654,8 +535,6 @@ main(void)
 {
 	Suite *s = suite_create("fleet_run");
 	TCase *tc = tcase_create("engine");
-	SRunner *sr;
-	int failed;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	tcase_add_test(tc, done_on_a_once);
@@ -665,9 +544,5 @@ main(void)
 	tcase_add_test(tc, unparseable_fleet_document);
 	tcase_add_test(tc, flag_for_the_command);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_suite(s);
 }

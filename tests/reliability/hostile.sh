@@ -28,7 +28,8 @@
 # Points already proven elsewhere are not repeated: the helper refusing a
 # plain non-root caller (tests/e2e/launch.sh), the helper's empty
 # environment and descriptors (launch.sh), proxy/CA/http:// at the client
-# level (tests/unit/test_cognito.c, test_config.c).
+# level (tests/integration/test_cognito.c, tests/unit/test_cognito.c and
+# test_config.c).
 . "$(dirname "$0")/lib.sh"
 rel_init "$0" "$@"
 e2e_need_engine

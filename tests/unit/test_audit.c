@@ -10,6 +10,7 @@
 #include <syslog.h>
 
 #include "audit.h"
+#include "testutil.h"
 
 struct capture {
 	int prio;
@@ -109,8 +110,6 @@ main(void)
 {
 	Suite *s = suite_create("audit");
 	TCase *tc = tcase_create("audit");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, design_examples);
 	tcase_add_test(tc, null_values_are_skipped);
@@ -118,9 +117,5 @@ main(void)
 	tcase_add_test(tc, truncation_is_marked);
 	tcase_add_test(tc, sink_receives_line);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_suite(s);
 }

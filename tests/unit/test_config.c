@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "testutil.h"
 
 static char conf_path[] = "/tmp/cpk-test-conf-XXXXXX";
 static char err[CPK_ERR_LEN];
@@ -639,11 +640,5 @@ config_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(config_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_suite(config_suite());
 }

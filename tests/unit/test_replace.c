@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "replace.h"
+#include "testutil.h"
 
 static char base[] = "/tmp/cpk-test-replace-XXXXXX";
 static char err[256];
@@ -155,8 +156,6 @@ main(void)
 {
 	Suite *s = suite_create("replace");
 	TCase *tc = tcase_create("replace");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, replaces_random_temp);
@@ -164,9 +163,5 @@ main(void)
 	tcase_add_test(tc, wrong_owner_leaves_nothing);
 	tcase_add_test(tc, fixed_temp_leftover);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_suite(s);
 }

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "rate.h"
 #include "store.h"
+#include "testutil.h"
 
 static char base[] = "/tmp/cpk-test-store-XXXXXX";
 static char state[256];
@@ -672,11 +673,5 @@ store_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(store_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_suite(store_suite());
 }

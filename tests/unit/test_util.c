@@ -13,6 +13,7 @@
 #include "config.h"
 #include "report.h"
 #include "util.h"
+#include "testutil.h"
 
 static char alice_name[] = "alice", alice_home[] = "/home/alice";
 static struct passwd alice = {
@@ -221,8 +222,6 @@ main(void)
 {
 	Suite *s = suite_create("util");
 	TCase *tc = tcase_create("util");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, user_names);
 	tcase_add_test(tc, templates);
@@ -235,9 +234,5 @@ main(void)
 	tcase_add_test(tc, credential_ids);
 	tcase_add_test(tc, report_lines);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_suite(s);
 }
