@@ -330,6 +330,47 @@ out:
 	return ret;
 }
 
+/*
+ * A batch worker serves many users one after the other with one client,
+ * so that they share one connection and TLS session: the handshake is
+ * paid once a worker, not once a user.  Nothing of one user's run stays
+ * in the client for the next: the answer and its headers are wiped after
+ * every request, curl keeps no cookies or credentials (none are set), and
+ * the deadline, rate hook and retry quota are the new run's.  Every run
+ * still checks ca_file as cpk_client_new() does.
+ */
+int
+cpk_client_renew(struct cpk_client **cp, const struct cpk_config *cfg,
+		 const char *token_region, const struct cpk_deadline *dl,
+		 struct cpk_reply *reply)
+{
+	struct cpk_client *c = *cp;
+	char url[sizeof(c->url)];
+
+	if (c == NULL)
+		return cpk_client_new(cp, cfg, token_region, dl, reply);
+	if (cpk_endpoint_resolve(cfg, token_region, url, sizeof(url), reply) < 0 ||
+	    (cfg->ca_file != NULL && check_ca_file(cfg->ca_file, reply) < 0)) {
+		cpk_client_free(c);
+		*cp = NULL;
+		return -1;
+	}
+	if (strcmp(url, c->url) != 0) {
+		/* another region's endpoint: another connection */
+		cpk_client_free(c);
+		*cp = NULL;
+		return cpk_client_new(cp, cfg, token_region, dl, reply);
+	}
+	c->dl = dl;
+	c->before = NULL;
+	c->before_ctx = NULL;
+	c->quota = NULL;
+	cpk_buf_wipe(&c->resp);
+	c->hdr_request_id[0] = c->hdr_error_type[0] = '\0';
+	c->hdr_retry_after[0] = c->hdr_amz_retry_after[0] = '\0';
+	return 0;
+}
+
 void
 cpk_client_free(struct cpk_client *c)
 {
