@@ -379,8 +379,8 @@ run_pending() {
 	echo "$out"
 }
 
-# jnum KEY < JSON: one number of a JSON object
-jnum() { "$PY" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+# jnum KEY < JSON: one number of a JSON object, -1 when absent (a build before issue 14)
+jnum() { "$PY" -c 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1], -1))' "$1"; }
 
 # run_pending_json JOBS: one --run-pending -j JOBS --json; sets RP_MS, RP_WORKERS,
 # RP_CONNS (the command's count) and RP_SEEN (connections the emulator saw)
