@@ -91,6 +91,15 @@ int cpk_client_new(struct cpk_client **out, const struct cpk_config *cfg,
 		   const char *token_region, const struct cpk_deadline *dl,
 		   struct cpk_reply *reply);
 void cpk_client_free(struct cpk_client *c);
+/*
+ * A client for the next run of a batch worker: *cp itself, keeping its
+ * connection, when it reaches the same endpoint (its deadline set to dl,
+ * its rate hook and retry quota cleared), else a new one (*cp NULL: as
+ * cpk_client_new).  On failure *cp is freed and NULL.  0 or -1.
+ */
+int cpk_client_renew(struct cpk_client **cp, const struct cpk_config *cfg,
+		     const char *token_region, const struct cpk_deadline *dl,
+		     struct cpk_reply *reply);
 void cpk_client_set_before_request(struct cpk_client *c, cpk_before_request_fn fn, void *ctx);
 /* The run's shared retry quota (quota.h); NULL: retries bounded by max_attempts only. */
 struct cpk_retry_quota;

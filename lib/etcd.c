@@ -12,6 +12,7 @@
  */
 #include "etcd_int.h"
 #include "cognito.h"	/* cpk_client_global_init: curl's once-per-process init */
+#include "curl_setup.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -88,31 +89,15 @@ cpk_etcd_close(struct cpk_etcd *e)
 	free(e);
 }
 
-static bool
-url_is_plain_http(const char *url)
-{
-	return strncmp(url, "http://", 7) == 0;
-}
-
 CURLcode
 cpk_etcd__setopts(struct cpk_etcd *e, const char *url)
 {
-	const char *proto = url_is_plain_http(url) ? "http" : "https";
 	CURL *h = e->curl;
-	CURLcode rc = CURLE_OK;
+	CURLcode rc;
 
 	curl_easy_reset(h);
+	rc = cpk_curl_setup(h, url, e->ca_file, e->errbuf);
 #define SET(opt, val) do { if (rc == CURLE_OK) rc = curl_easy_setopt(h, opt, val); } while (0)
-	SET(CURLOPT_ERRORBUFFER, e->errbuf);
-	SET(CURLOPT_URL, url);
-	SET(CURLOPT_PROTOCOLS_STR, proto);
-	SET(CURLOPT_REDIR_PROTOCOLS_STR, proto);
-	SET(CURLOPT_FOLLOWLOCATION, 0L);
-	SET(CURLOPT_SSL_VERIFYPEER, 1L);
-	SET(CURLOPT_SSL_VERIFYHOST, 2L);
-	SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	if (e->ca_file != NULL)
-		SET(CURLOPT_CAINFO, e->ca_file);
 	if (e->cert_file != NULL) {
 		SET(CURLOPT_SSLCERT, e->cert_file);
 		SET(CURLOPT_SSLKEY, e->key_file);
@@ -120,11 +105,6 @@ cpk_etcd__setopts(struct cpk_etcd *e, const char *url)
 	/* etcd is never reached through a proxy, whatever the environment says */
 	SET(CURLOPT_PROXY, "");
 	SET(CURLOPT_NOPROXY, "*");
-	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_NETRC, (long)CURL_NETRC_IGNORED);
-	SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	SET(CURLOPT_POST, 1L);
-	SET(CURLOPT_USERAGENT, CPK_PACKAGE "/" PACKAGE_VERSION);
 	SET(CURLOPT_CONNECTTIMEOUT_MS, e->timeout_ms);
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
 #undef SET

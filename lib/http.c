@@ -19,6 +19,7 @@
  * Nothing here logs: callers get a struct cpk_reply and never a token.
  */
 #include "http.h"
+#include "curl_setup.h"
 #include "quota.h"
 
 #include <ctype.h>
@@ -35,10 +36,6 @@
 #include <curl/curl.h>
 #include <openssl/err.h>
 #include <openssl/x509_vfy.h>
-
-#ifndef PACKAGE_VERSION
-#define PACKAGE_VERSION "0"
-#endif
 
 #define TARGET_PREFIX		"AWSCognitoIdentityProviderService."
 /* A retry needs at least this much of the deadline left after its delay. */
@@ -203,12 +200,6 @@ on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-static bool
-url_is_plain_http(const char *url)
-{
-	return strncmp(url, "http://", 7) == 0;
-}
-
 /* Every option that does not change between requests. */
 /*
  * The rate hook runs here, once the connection (and its TLS handshake) is
@@ -236,38 +227,23 @@ static CURLcode
 client_setopts(struct cpk_client *c, const struct cpk_config *cfg)
 {
 	CURL *h = c->curl;
-	const char *proto = url_is_plain_http(c->url) ? "http" : "https";
 	/* Plain http is only ever to loopback: never through a proxy, where
 	 * the token would leave the machine in clear text. */
-	const char *proxy = (cfg->proxy != NULL && !url_is_plain_http(c->url)) ? cfg->proxy : "";
-	CURLcode rc = CURLE_OK;
+	const char *proxy = (cfg->proxy != NULL && !cpk_url_is_plain_http(c->url)) ? cfg->proxy : "";
+	CURLcode rc;
 
+	rc = cpk_curl_setup(h, c->url, cfg->ca_file, c->errbuf);
 #define SET(opt, val) do { if (rc == CURLE_OK) rc = curl_easy_setopt(h, opt, val); } while (0)
-	SET(CURLOPT_ERRORBUFFER, c->errbuf);
-	SET(CURLOPT_URL, c->url);
-	SET(CURLOPT_PROTOCOLS_STR, proto);
-	SET(CURLOPT_REDIR_PROTOCOLS_STR, proto);
-	SET(CURLOPT_FOLLOWLOCATION, 0L);
-	SET(CURLOPT_SSL_VERIFYPEER, 1L);
-	SET(CURLOPT_SSL_VERIFYHOST, 2L);
-	SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	if (cfg->ca_file != NULL)
-		SET(CURLOPT_CAINFO, cfg->ca_file);
 	/* "" disables the proxy environment variables (https_proxy, ...);
 	 * NOPROXY "" makes a configured proxy apply to every host whatever
 	 * no_proxy says, "*" makes sure no proxy is used at all. */
 	SET(CURLOPT_PROXY, proxy);
 	SET(CURLOPT_NOPROXY, proxy[0] != '\0' ? "" : "*");
-	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	SET(CURLOPT_POST, 1L);
-	SET(CURLOPT_USERAGENT, CPK_PACKAGE "/" PACKAGE_VERSION);
 	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)CPK_MAX_BODY);
 	SET(CURLOPT_WRITEFUNCTION, on_body);
 	SET(CURLOPT_WRITEDATA, c);
 	SET(CURLOPT_HEADERFUNCTION, on_header);
 	SET(CURLOPT_HEADERDATA, c);
-	SET(CURLOPT_NETRC, (long)CURL_NETRC_IGNORED);
 	SET(CURLOPT_PREREQFUNCTION, on_connected);
 	SET(CURLOPT_PREREQDATA, c);
 #undef SET
@@ -352,6 +328,47 @@ cpk_client_new(struct cpk_client **out, const struct cpk_config *cfg,
 out:
 	cpk_client_free(c);
 	return ret;
+}
+
+/*
+ * A batch worker serves many users one after the other with one client,
+ * so that they share one connection and TLS session: the handshake is
+ * paid once a worker, not once a user.  Nothing of one user's run stays
+ * in the client for the next: the answer and its headers are wiped after
+ * every request, curl keeps no cookies or credentials (none are set), and
+ * the deadline, rate hook and retry quota are the new run's.  Every run
+ * still checks ca_file as cpk_client_new() does.
+ */
+int
+cpk_client_renew(struct cpk_client **cp, const struct cpk_config *cfg,
+		 const char *token_region, const struct cpk_deadline *dl,
+		 struct cpk_reply *reply)
+{
+	struct cpk_client *c = *cp;
+	char url[sizeof(c->url)];
+
+	if (c == NULL)
+		return cpk_client_new(cp, cfg, token_region, dl, reply);
+	if (cpk_endpoint_resolve(cfg, token_region, url, sizeof(url), reply) < 0 ||
+	    (cfg->ca_file != NULL && check_ca_file(cfg->ca_file, reply) < 0)) {
+		cpk_client_free(c);
+		*cp = NULL;
+		return -1;
+	}
+	if (strcmp(url, c->url) != 0) {
+		/* another region's endpoint: another connection */
+		cpk_client_free(c);
+		*cp = NULL;
+		return cpk_client_new(cp, cfg, token_region, dl, reply);
+	}
+	c->dl = dl;
+	c->before = NULL;
+	c->before_ctx = NULL;
+	c->quota = NULL;
+	cpk_buf_wipe(&c->resp);
+	c->hdr_request_id[0] = c->hdr_error_type[0] = '\0';
+	c->hdr_retry_after[0] = c->hdr_amz_retry_after[0] = '\0';
+	return 0;
 }
 
 void

@@ -21,6 +21,12 @@ struct cpk_run_opts {
 	void *before_request_ctx;
 	struct cpk_retry_quota *retry_quota;	/* shared by a run's workers; may be NULL */
 	/*
+	 * A batch worker's client, kept by the caller across the users it
+	 * serves so that they share one connection (cpk_client_renew); the
+	 * caller frees it.  NULL: the run makes and frees its own.
+	 */
+	struct cpk_client **client;
+	/*
 	 * Machine-readable outcomes (the PAM module's notify), the outcome
 	 * lines of report.h.  <name> is the FriendlyCredentialName, empty
 	 * when unknown.  May be NULL.
@@ -35,6 +41,7 @@ struct cpk_run_result {
 	unsigned int pending;	/* requests left pending */
 	unsigned int would_delete;	/* dry run */
 	unsigned int completed;	/* requests finished this run */
+	unsigned int connections;	/* new connections (TCP+TLS) this run opened */
 	char last_error[96];	/* why something stays pending / failed */
 };
 

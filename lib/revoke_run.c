@@ -91,6 +91,22 @@ refresh_token(struct run *r, struct cpk_reply *reply)
 	return 0;
 }
 
+/* The run's client: the caller's kept one (a batch worker's), else its own. */
+static int
+get_client(struct run *r, struct cpk_reply *reply)
+{
+	const char *region = cpk_token_claims(r->tc)->region;
+	int rc;
+
+	if (r->opts->client == NULL)
+		return cpk_client_new(&r->client, r->cfg, region, r->dl, reply);
+	rc = cpk_client_renew(r->opts->client, r->cfg, region, r->dl, reply);
+	r->client = *r->opts->client;
+	if (r->client != NULL)
+		r->connections_before = cpk_client_connections(r->client);
+	return rc;
+}
+
 /* Load and check the token, connect, refresh when it is about to expire. */
 static int
 prepare_token(struct run *r)
@@ -104,8 +120,7 @@ prepare_token(struct run *r)
 		cpk_run_stop_from_reply(r, &reply);
 		return -1;
 	}
-	if (cpk_client_new(&r->client, r->cfg, cpk_token_claims(r->tc)->region, r->dl,
-			   &reply) < 0) {
+	if (get_client(r, &reply) < 0) {
 		cpk_logmsg(r->log, LOG_ERR, "user=%s: cannot reach Cognito: %s", r->user,
 			   reply.message);
 		cpk_run_stop_from_reply(r, &reply);
@@ -397,7 +412,10 @@ run_free(struct run *r)
 		free(r->choices[i].id);
 	free(r->choices);
 	cpk_credential_list_free(&r->creds);
-	cpk_client_free(r->client);
+	if (r->client != NULL)
+		r->res->connections = cpk_client_connections(r->client) - r->connections_before;
+	if (r->opts->client == NULL)
+		cpk_client_free(r->client);
 	cpk_token_free(r->tc);
 	cpk_pending_free(&r->pending);
 	cpk_store_unlock(r->lockfd);

@@ -43,7 +43,8 @@ struct run {
 	int lockfd;
 	struct cpk_pending pending;
 	struct cpk_token_cache *tc;
-	struct cpk_client *client;
+	struct cpk_client *client;	/* *opts->client when the caller keeps it */
+	unsigned int connections_before;	/* the client's count when the run took it */
 	struct cpk_credential_list creds;
 	struct choice *choices;
 	size_t n_choices;

@@ -80,7 +80,8 @@ void jdoc_history_add(struct json_object *arr, const char *stored_line);
 void jdoc_list(const char *user, const struct cpk_credential_list *l);
 void jdoc_result_add(struct json_object *arr, const struct cpk_pool_result *r);
 /* -x: the user's object alone; --run-pending: {"users": [...], "exit": N}. */
-void jdoc_run(struct json_object *arr, bool many, int status);
+/* totals: --run-pending's workers and connections (many only). */
+void jdoc_run(struct json_object *arr, bool many, int status, const struct cpk_pool_totals *totals);
 struct json_object *jdoc_array(void);
 void jdoc_free(struct json_object *o);
 

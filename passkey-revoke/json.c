@@ -263,7 +263,7 @@ jdoc_result_add(json_object *arr, const struct cpk_pool_result *res)
 }
 
 void
-jdoc_run(json_object *arr, bool many, int status)
+jdoc_run(json_object *arr, bool many, int status, const struct cpk_pool_totals *totals)
 {
 	json_object *o;
 
@@ -271,6 +271,8 @@ jdoc_run(json_object *arr, bool many, int status)
 		o = json_object_new_object();
 		json_object_object_add(o, "users", json_object_get(arr));
 		jset_int(o, "exit", status);
+		jset_int(o, "workers", totals->workers);
+		jset_int(o, "connections", totals->connections);
 		jdoc_print(o);
 		json_object_put(o);
 	} else if (json_object_array_length(arr) == 1) {

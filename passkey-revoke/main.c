@@ -340,9 +340,10 @@ static int
 cmd_run(struct cmd *c, char **users, size_t n, bool many)
 {
 	struct runner rn = { .c = c, .tally = { .total = n } };
+	struct cpk_pool_totals totals = { 0, 0 };
 	struct cpk_pool pool = { .cfg = &c->cfg, .log = &c->log, .actor = c->actor,
 				 .dry_run = c->o.dry_run, .jobs = many ? c->o.jobs : 1,
-				 .finished = run_finished, .ctx = &rn };
+				 .finished = run_finished, .ctx = &rn, .totals = &totals };
 	struct cpk_pool_result *res;
 	int status;
 
@@ -365,7 +366,7 @@ cmd_run(struct cmd *c, char **users, size_t n, bool many)
 		text_progress(&rn.tally, true);
 	status = cpk_pool_status(res, n);
 	if (rn.arr != NULL)
-		jdoc_run(rn.arr, many, status);
+		jdoc_run(rn.arr, many, status, &totals);
 	if (!many && n == 1)
 		status = res[0].r.status;
 	cpk_pool_results_free(res, n);

@@ -162,6 +162,8 @@ compile() {
 		die "cannot build bench_pam (libpam headers?)"
 	gcc -O2 -Wall -Wextra -Wno-unused-parameter -Werror -o "$BIN/floor" "$BENCH_DIR/floor.c" \
 		$(pkg-config --cflags --libs libcurl) || die "cannot build floor (libcurl headers?)"
+	gcc -O2 -Wall -Wextra -Werror -o "$BIN/memsample" "$BENCH_DIR/memsample.c" ||
+		die "cannot build memsample"
 }
 
 write_conf() {
@@ -402,38 +404,61 @@ run_pending() {
 	echo "$out"
 }
 
+# jnum KEY < JSON: one number of a JSON object, -1 when absent (a build before issue 14)
+jnum() { "$PY" -c 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1], -1))' "$1"; }
+
+# run_pending_json JOBS: one --run-pending -j JOBS --json; sets RP_MS, RP_WORKERS,
+# RP_CONNS (the command's count) and RP_SEEN (connections the emulator saw)
+run_pending_json() {
+	local out
+	: >"$WORK/child.log"
+	out=$(run_pending -j "$1" --json)
+	RP_MS=$(echo "$out" | field wall_ms)
+	RP_WORKERS=$(jnum workers <"$WORK/child.log")
+	RP_CONNS=$(jnum connections <"$WORK/child.log")
+	RP_SEEN=$(emu log-summary | jnum connections)
+	RP_REQS=$(emu log-summary | jnum requests)
+	# shellcheck disable=SC2046
+	[ "$(emu remaining $(bulk_names))" = 0 ] || die "-j $1 left passkeys"
+}
+
 section_runpending() {
-	local out t1 t8 lanes per_user limit r1 r2 sum
+	local t1 t8 lanes per_user limit r1 r2 w1 c1 s1 w8 c8 s8 hs_ok nreq
 	note ""
 	note "## 3. --run-pending: $BULK_USERS users x 2 passkeys, ${LATENCY_MS} ms added per request"
+	note "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 	bulk_setup
 
 	reset_bulk "$BULK_USERS"
-	out=$(run_pending -j 1)
-	t1=$(echo "$out" | field wall_ms)
-	sum=$(emu log-summary)
-	[ "$(emu remaining $(bulk_names))" = 0 ] || die "-j 1 left passkeys"
-	note "-j 1: $(calc "$t1/1000" 2) s   (emulator saw: $sum)"
+	run_pending_json 1
+	t1=$RP_MS w1=$RP_WORKERS c1=$RP_CONNS s1=$RP_SEEN
+	note "-j 1: $(calc "$t1/1000" 2) s   workers $w1, connections $c1 (emulator saw $s1)"
 
 	reset_bulk "$BULK_USERS"
-	out=$(run_pending -j 8)
-	t8=$(echo "$out" | field wall_ms)
-	[ "$(emu remaining $(bulk_names))" = 0 ] || die "-j 8 left passkeys"
-	note "-j 8: $(calc "$t8/1000" 2) s   (emulator saw: $(emu log-summary))"
+	run_pending_json 8
+	t8=$RP_MS w8=$RP_WORKERS c8=$RP_CONNS s8=$RP_SEEN
+	note "-j 8: $(calc "$t8/1000" 2) s   workers $w8, connections $c8 (emulator saw $s8, $RP_REQS requests)"
+	note "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
+	# a worker keeps one connection for every user it serves: one handshake a
+	# lane, then the user's requests (GetUser, List, 2 x Delete), counted
 	lanes=8
-	per_user=$(calc "$FLOOR_HS + 3 * ($FLOOR_REQ + $LATENCY_MS)" 2)
-	limit=$(calc "int(($BULK_USERS + $lanes - 1) / $lanes) * $per_user" 0)
+	nreq=$(calc "$RP_REQS / $BULK_USERS" 0)
+	per_user=$(calc "$nreq * ($FLOOR_REQ + $LATENCY_MS)" 2)
+	limit=$(calc "$FLOOR_HS + int(($BULK_USERS + $lanes - 1) / $lanes) * $per_user" 0)
 	r1=$(calc "$t1 / $t8")
 	r2=$(calc "$t8 / $limit")
-	note "  -j 8 vs -j 1              ${r1}x faster   target >= 5x   $(verdict "$r1 >= 5")"
-	note "  limit for 8 lanes: ceil($BULK_USERS/8) users a lane x (handshake + 3 x (request floor + ${LATENCY_MS} ms)) = 25 x $per_user = $limit ms"
-	note "  -j 8 / limit              ${r2}x"
+	hs_ok=$(verdict "$c8 == $w8 && $s8 == $w8 && $c1 == 1 && $s1 == 1")
+	note "  -j 8 vs -j 1              ${r1}x faster   target >= 6x   $(verdict "$r1 >= 6")"
+	note "  limit for 8 lanes: handshake + ceil($BULK_USERS/8) users a lane x $nreq x (request floor + ${LATENCY_MS} ms) = $FLOOR_HS + 25 x $per_user = $limit ms"
+	note "  -j 8 / limit              ${r2}x   target <= 1.3x   $(verdict "$r2 <= 1.3")"
+	note "  handshakes (new connections) = workers: -j 1 $c1/$w1, -j 8 $c8/$w8 (emulator $s1, $s8)   $hs_ok"
 	row "--run-pending 200 users: -j 8 vs -j 1" "$(calc "$t8/1000") s" "-j 1 $(calc "$t1/1000") s" \
-		"${r1}x faster" ">= 5x" "$(verdict "$r1 >= 5")"
+		"${r1}x faster" ">= 6x" "$(verdict "$r1 >= 6")"
 	row "--run-pending 200 users: -j 8 vs the 8-lane limit" "$(calc "$t8/1000") s" \
-		"limit $(calc "$limit/1000") s" "${r2}x" "(reported)" "-"
-
+		"limit $(calc "$limit/1000") s" "${r2}x" "<= 1.3x" "$(verdict "$r2 <= 1.3")"
+	row "--run-pending 200 users: handshakes (-j 8 / -j 1)" "$c8 / $c1" "workers $w8 / $w1" \
+		"emulator saw $s8 / $s1" "= workers" "$hs_ok"
 }
 
 # ------------------------------------------------------------ 3b. --rate
@@ -470,40 +495,71 @@ section_rate() {
 
 # ------------------------------------------------------------ 4. memory
 
+# mem CMD...: memsample's line for CMD (its output to $WORK/child.log)
+mem() { "$BIN/memsample" "$@" 2>>"$WORK/child.log" | tail -1; }
+mib() { calc "$1/1024"; }
+
 section_memory() {
-	local out hw ha fl n50p n50c n200p n200c with without control pw pwo pc once
+	local out hp hs fp fs xp xs xwp xws n1p n1c n1t n200p n200c n200t
+	local with without control pw pwo pc once
 	note ""
-	note "## 4. Memory"
+	note "## 4. Memory: private (Private_Dirty of /proc/PID/smaps_rollup) and PSS at their peak"
+	note "# sampled from outside (tests/bench/memsample.c: every 2 ms and at each process's exit, ptrace)"
+	note "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 	bulk_setup
 	emu passkeys 5 cpkrev
 	flag cpkrev
-	out=$(run_cmd -s "$HELPER" cpkrev sshd session "conf=$CONF")
+	out=$(mem "$HELPER" cpkrev sshd session "conf=$CONF" </dev/null)
 	[ "$(echo "$out" | field status)" = 0 ] || die "helper failed: $out"
-	hw=$(echo "$out" | field maxrss_kb)
-	ha=$(echo "$out" | field parent_anon_kb)
+	[ "$(emu remaining cpkrev)" = 0 ] || die "the helper left passkeys"
+	hp=$(echo "$out" | field cmd_private_kb)
+	hs=$(echo "$out" | field cmd_pss_kb)
 	# baseline: the least any libcurl+OpenSSL client needs here (one TLS connection, 6 requests)
-	fl=$(run_cmd "$BIN/floor" "$EMU_URL" "$EMU_CA" "$WORK/home/cpkrev/.cache/cognito/tokens.json" 6 1 | field maxrss_kb)
-	note "cognito-passkey-helper, one user, 5 passkeys: peak RSS $(calc "$hw/1024") MiB, of which private (RssAnon) $(calc "$ha/1024") MiB ($out)"
-	note "  baseline: minimal libcurl client (tests/bench/floor.c, one TLS connection): peak RSS $(calc "$fl/1024") MiB"
-	row "helper peak RSS, one user (5 passkeys)" "$(calc "$hw/1024") MiB" \
-		"libcurl client $(calc "$fl/1024") MiB" "$(calc "$hw/$fl")x" "< 10 MiB" \
-		"$(verdict "$hw < 10240")"
-	row "helper private memory (RssAnon), one user" "$(calc "$ha/1024") MiB" "-" "-" "(reported)" "-"
+	out=$(mem "$BIN/floor" "$EMU_URL" "$EMU_CA" "$WORK/home/cpkrev/.cache/cognito/tokens.json" 6 1)
+	fp=$(echo "$out" | field cmd_private_kb)
+	fs=$(echo "$out" | field cmd_pss_kb)
+	note "cognito-passkey-helper, one user, 5 passkeys: private $(mib "$hp") MiB, PSS $(mib "$hs") MiB"
+	note "  baseline: minimal libcurl client (tests/bench/floor.c, one TLS connection): private $(mib "$fp") MiB, PSS $(mib "$fs") MiB"
+	row "helper private memory, one user (5 passkeys)" "$(mib "$hp") MiB" \
+		"libcurl client $(mib "$fp") MiB" "$(calc "$hp/$fp")x" "< 4 MiB" "$(verdict "$hp < 4096")"
+	row "helper PSS, one user" "$(mib "$hs") MiB" "libcurl client $(mib "$fs") MiB" \
+		"$(calc "$hs/$fs")x" "(reported)" "-"
 
-	reset_bulk 50
-	out=$(run_cmd -s "$REVOKE" --config "$CONF" --run-pending -j 8)
-	n50p=$(echo "$out" | field parent_hwm_kb)
-	n50c=$(echo "$out" | field child_hwm_kb)
-	note "--run-pending -j 8, N=50:  parent $(calc "$n50p/1024") MiB, largest worker $(calc "$n50c/1024") MiB ($out)"
+	emu passkeys 5 cpkrev
+	flag cpkrev
+	out=$(mem "$REVOKE" --config "$CONF" -x cpkrev)
+	[ "$(echo "$out" | field status)" = 0 ] || die "passkey-revoke -x failed: $out"
+	xp=$(echo "$out" | field cmd_private_kb)
+	xs=$(echo "$out" | field cmd_pss_kb)
+	xwp=$(echo "$out" | field child_private_kb)
+	xws=$(echo "$out" | field child_pss_kb)
+	note "passkey-revoke -x, one user: command private $(mib "$xp") MiB (PSS $(mib "$xs")), its worker private $(mib "$xwp") MiB (PSS $(mib "$xws"))"
+	row "passkey-revoke -x private memory, one user (command / worker)" \
+		"$(mib "$xp") / $(mib "$xwp") MiB" "libcurl client $(mib "$fp") MiB" \
+		"$(calc "$xwp/$fp")x" "< 4 MiB" "$(verdict "$xp < 4096 && $xwp < 4096")"
+
+	reset_bulk 1
+	out=$(mem "$REVOKE" --config "$CONF" --run-pending -j 8)
+	[ "$(echo "$out" | field status)" = 0 ] || die "--run-pending N=1 failed: $out"
+	n1p=$(echo "$out" | field cmd_private_kb)
+	n1c=$(echo "$out" | field child_private_kb)
+	n1t=$(echo "$out" | field total_private_kb)
+	note "--run-pending -j 8, N=1:   command private $(mib "$n1p") MiB, largest worker $(mib "$n1c") MiB, all at once $(mib "$n1t") MiB ($out)"
 	reset_bulk "$BULK_USERS"
-	out=$(run_cmd -s "$REVOKE" --config "$CONF" --run-pending -j 8)
-	n200p=$(echo "$out" | field parent_hwm_kb)
-	n200c=$(echo "$out" | field child_hwm_kb)
-	note "--run-pending -j 8, N=200: parent $(calc "$n200p/1024") MiB, largest worker $(calc "$n200c/1024") MiB ($out)"
-	row "--run-pending parent peak RSS, N=200 vs N=50" "$(calc "$n200p/1024") MiB" \
-		"$(calc "$n50p/1024") MiB" "$(calc "$n200p/$n50p")x" "flat (<= 1.1x)" "$(verdict "$n200p <= 1.1 * $n50p")"
-	row "--run-pending worker peak RSS, N=200 vs N=50" "$(calc "$n200c/1024") MiB" \
-		"$(calc "$n50c/1024") MiB" "$(calc "$n200c/$n50c")x" "flat (<= 1.1x)" "$(verdict "$n200c <= 1.1 * $n50c")"
+	out=$(mem "$REVOKE" --config "$CONF" --run-pending -j 8)
+	[ "$(echo "$out" | field status)" = 0 ] || die "--run-pending N=200 failed: $out"
+	n200p=$(echo "$out" | field cmd_private_kb)
+	n200c=$(echo "$out" | field child_private_kb)
+	n200t=$(echo "$out" | field total_private_kb)
+	note "--run-pending -j 8, N=200: command private $(mib "$n200p") MiB, largest worker $(mib "$n200c") MiB, all at once $(mib "$n200t") MiB ($out)"
+	note "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+	row "--run-pending command private memory, N=200 vs N=1" "$(mib "$n200p") MiB" \
+		"$(mib "$n1p") MiB" "$(calc "$n200p/$n1p")x" "flat (<= 1.1x)" "$(verdict "$n200p <= 1.1 * $n1p")"
+	row "--run-pending worker private memory, N=200 vs N=1" "$(mib "$n200c") MiB" \
+		"$(mib "$n1c") MiB" "$(calc "$n200c/$n1c")x" "flat (<= 1.1x), < 4 MiB" \
+		"$(verdict "$n200c <= 1.1 * $n1c && $n200c < 4096")"
+	row "--run-pending private memory of all processes at once, N=200 (8 workers) vs N=1 (1)" \
+		"$(mib "$n200t") MiB" "$(mib "$n1t") MiB" "$(calc "$n200t/$n1t")x" "(reported)" "-"
 
 	make_pamd
 	with=$("$BIN/bench_pam" hold "$WORK/pam.d" with cpkfast "$HOLD_HANDLES")

@@ -129,6 +129,47 @@ cli_token() {
 	chmod 0600 "$dir/tokens.json"
 }
 
+# cli_many_users PREFIX N UIDBASE: N system users PREFIX01.. (uid UIDBASE+i),
+# each in the emulator with one passkey and a token cache, through one
+# emulator client (a python start a user costs minutes on a loaded machine).
+cli_many_users() {
+	local prefix=$1 n=$2 base=$3 i u
+	for i in $(seq 1 "$n"); do
+		u=$(printf '%s%02d' "$prefix" "$i")
+		echo "$u:x:$((base + i)):$((base + i)):bulk test:$SANDBOX/home/$u:/bin/sh" >>/etc/passwd
+		echo "$u:x:$((base + i)):" >>/etc/group
+	done
+	"$PYTHON3" - "$SANDBOX/home" "$prefix" "$n" "$base" <<'PY'
+import http.client, json, os, ssl, sys
+from urllib.parse import urlsplit
+u = urlsplit(os.environ["EMU_URL"])
+conn = http.client.HTTPSConnection(u.hostname, u.port,
+                                   context=ssl.create_default_context(cafile=os.environ["EMU_CA"]))
+def call(path, body):
+    conn.request("POST", "/_emulator/" + path, json.dumps(body), {"Content-Type": "application/json"})
+    r = conn.getresponse()
+    data = r.read()
+    assert r.status == 200, (path, r.status, data)
+    return data
+home_root, prefix, n, base = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+for i in range(1, n + 1):
+    name = "%s%02d" % (prefix, i)
+    call("users", {"Username": name, "Passkeys": [{"CredentialId": name + "-1"}]})
+    tokens = call("tokens", {"Username": name})
+    uid = gid = base + i
+    home = os.path.join(home_root, name)
+    d = os.path.join(home, ".cache", "cognito")
+    os.makedirs(d, mode=0o700, exist_ok=True)
+    for p in (home, os.path.join(home, ".cache"), d):
+        os.chown(p, uid, gid)
+        os.chmod(p, 0o700)
+    with open(os.path.join(d, "tokens.json"), "wb") as f:
+        f.write(tokens)
+        os.fchown(f.fileno(), uid, gid)
+        os.fchmod(f.fileno(), 0o600)
+PY
+}
+
 # cli_ids USER: USER's credential ids in the emulator, one a line.
 cli_ids() {
 	emu_ctl GET "users/$1" | "$PYTHON3" -c \

@@ -78,40 +78,9 @@ cli_check "still pending" test -e "$CLI_STATE/pending/alice"
 pr -d alice >/dev/null
 users=()
 for i in $(seq 1 30); do
-	u=$(printf 'qu%02d' "$i")
-	users+=("$u")
-	echo "$u:x:$((4100 + i)):$((4100 + i)):quota test:$SANDBOX/home/$u:/bin/sh" >>/etc/passwd
-	echo "$u:x:$((4100 + i)):" >>/etc/group
+	users+=("$(printf 'qu%02d' "$i")")
 done
-# one emulator client for all of them (a python start each costs minutes
-# on a loaded machine)
-"$PYTHON3" - "$SANDBOX/home" "${users[@]}" <<'PY'
-import http.client, json, os, ssl, sys
-from urllib.parse import urlsplit
-u = urlsplit(os.environ["EMU_URL"])
-conn = http.client.HTTPSConnection(u.hostname, u.port,
-                                   context=ssl.create_default_context(cafile=os.environ["EMU_CA"]))
-def call(path, body):
-    conn.request("POST", "/_emulator/" + path, json.dumps(body), {"Content-Type": "application/json"})
-    r = conn.getresponse()
-    data = r.read()
-    assert r.status == 200, (path, r.status, data)
-    return data
-for name in sys.argv[2:]:
-    call("users", {"Username": name, "Passkeys": [{"CredentialId": "q1"}]})
-    tokens = call("tokens", {"Username": name})
-    uid = gid = 4100 + int(name[2:])
-    home = os.path.join(sys.argv[1], name)
-    d = os.path.join(home, ".cache", "cognito")
-    os.makedirs(d, mode=0o700, exist_ok=True)
-    for p in (home, os.path.join(home, ".cache"), d):
-        os.chown(p, uid, gid)
-        os.chmod(p, 0o700)
-    with open(os.path.join(d, "tokens.json"), "wb") as f:
-        f.write(tokens)
-        os.fchown(f.fileno(), uid, gid)
-        os.fchmod(f.fileno(), 0o600)
-PY
+cli_many_users qu 30 4100
 cli_config "max_attempts = 6" "timeout = 60"
 for u in "${users[@]}"; do
 	pr -a -r "quota test" "$u" >/dev/null

@@ -46,10 +46,11 @@ assert span >= 1.4, "span %.3f" % span
 busiest = max(sum(1 for t in times if a <= t < a + 1.0) for a in times)
 assert busiest <= 15, "%d requests in one second" % busiest
 print("span %.2f s, at most %d in a second" % (span, busiest), file=sys.stderr)' "$SANDBOX/requests.json"
-cli_check "workers ran in parallel (several connections)" "$PYTHON3" -c '
+# three workers, each keeping its one connection for the users it serves
+cli_check "workers ran in parallel, one connection each" "$PYTHON3" -c '
 import json, sys
 conns = {r["Connection"] for r in json.load(open(sys.argv[1]))["Requests"]}
-assert len(conns) == 4, conns' "$SANDBOX/requests.json"
+assert len(conns) == 3, conns' "$SANDBOX/requests.json"
 
 # --- without --rate, -j 4: the users are served at once.  With 300 ms a
 # request, one user takes at least 1.5 s; served one after the other, the
@@ -103,6 +104,61 @@ chmod 0600 "$SANDBOX/home/bob/.cache/cognito/tokens.json"
 pr_out --run-pending
 cli_rc "bob's turn once his token is fixed" 0
 cli_check "only bob was run" bash -c "[ \"\$(grep -c ': done' '$SANDBOX/out')\" = 1 ]"
+
+# --- twelve users at -j 3: three workers, three connections (TLS
+# handshakes), not twelve; --json reports both
+cli_many_users bk 12 4300
+for i in $(seq 1 12); do
+	pr -a -r "bulk" "$(printf 'bk%02d' "$i")" >/dev/null
+done
+emu_ctl DELETE requests >/dev/null
+pr_out --run-pending -j 3 --json
+cli_rc "12 users at -j 3" 0
+emu_ctl GET requests >"$SANDBOX/requests.json"
+cli_check "the emulator saw 3 connections for 12 users" "$PYTHON3" -c '
+import json, sys
+reqs = json.load(open(sys.argv[1]))["Requests"]
+conns = {r["Connection"] for r in reqs}
+assert len(reqs) == 12 * 3, len(reqs)
+assert len(conns) == 3, conns
+print("%d requests on %d connections" % (len(reqs), len(conns)), file=sys.stderr)' "$SANDBOX/requests.json"
+cli_check "--json: 3 workers, 3 connections, every user done" "$PYTHON3" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["workers"] == 3 and d["connections"] == 3, (d["workers"], d["connections"])
+assert len(d["users"]) == 12 and all(u["status"] == "done" for u in d["users"]), d["users"]' \
+	"$SANDBOX/out"
+
+# --- a worker killed on one user: that user stays pending (worker_killed),
+# the others are served by the rest and by the worker started in its place
+for i in $(seq 1 4); do
+	u=$(printf 'bk%02d' "$i")
+	emu_ctl POST users "{\"Username\": \"$u\", \"Passkeys\": [{\"CredentialId\": \"$u-2\"}]}" >/dev/null
+	pr -a -r "bulk" "$u" >/dev/null
+done
+emu_ctl DELETE requests >/dev/null
+emu_ctl POST latency '{"Milliseconds": 1500}' >/dev/null
+"$CPK_PASSKEY_REVOKE" --config "$CLI_CONF" --run-pending -j 2 --json >"$SANDBOX/out" 2>"$SANDBOX/err" &
+run_pid=$!
+# the event: both workers have a request in flight at the emulator
+for _ in $(seq 1 600); do
+	n=$(emu_ctl GET requests | "$PYTHON3" -c 'import json,sys; print(len(json.load(sys.stdin)["Requests"]))')
+	[ "$n" -ge 2 ] && break
+	sleep 0.2
+done
+victim=$(pgrep -P "$run_pid" | head -1)
+cli_check "a worker to kill" test -n "$victim"
+kill -KILL "$victim"
+RC=0
+wait "$run_pid" || RC=$?
+emu_ctl POST latency '{"Milliseconds": 0}' >/dev/null
+cli_rc "a killed worker's user stays pending" 2
+cli_check "one user worker_killed, three done, a worker started in its place" "$PYTHON3" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+st = sorted((u["status"], u["last_error"]) for u in d["users"])
+assert st == [("done", None)] * 3 + [("pending", "worker_killed")], st
+assert d["workers"] == 3, d["workers"]' "$SANDBOX/out"
 
 # --- options
 pr_out --run-pending -j 0
