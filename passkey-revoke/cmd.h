@@ -77,6 +77,9 @@ void jdoc_cancelled(const char *user, size_t n, bool dry_run);
 void jdoc_status_add(struct json_object *arr, const char *user,
 		     const struct cpk_user_status *us, const struct cpk_pending *p);
 void jdoc_history_add(struct json_object *arr, const char *stored_line);
+/* A user's own -S: the history (consumed) and the summary's host and age on arr's last object. */
+void jdoc_own_history(struct json_object *arr, struct json_object *history, const char *host,
+		      int64_t updated_at);
 void jdoc_list(const char *user, const struct cpk_credential_list *l);
 void jdoc_result_add(struct json_object *arr, const struct cpk_pool_result *r);
 /* -x: the user's object alone; --run-pending: {"users": [...], "exit": N}. */

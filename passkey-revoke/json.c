@@ -139,7 +139,7 @@ jdoc_flagged(const char *user, const struct cpk_request *r)
 	json_object *o = json_object_new_object();
 
 	jset_str(o, "user", user);
-	json_object_object_add(o, "request", request_json(r));
+	json_object_object_add(o, "revocation", request_json(r));
 	jdoc_print(o);
 	json_object_put(o);
 }
@@ -160,10 +160,16 @@ jdoc_status_add(json_object *arr, const char *user, const struct cpk_user_status
 		reqs = json_object_new_array();
 		for (i = 0; i < p->n; i++)
 			json_object_array_add(reqs, request_json(&p->items[i]));
-		json_object_object_add(o, "requests", reqs);
+		json_object_object_add(o, "revocations", reqs);
+		if (us->claimed_by[0] != '\0')
+			jset_str(o, "claimed_by", us->claimed_by);
+		if (p->fleet_revision > 0)
+			jset_int(o, "fleet_revision", p->fleet_revision);
 	} else if (us->at > 0) {
 		jset_time(o, "at", us->at);
 	}
+	if (p->n == 0 && strcmp(us->state, "done") == 0 && us->done_on[0] != '\0')
+		jset_str(o, "done_on", us->done_on);
 	if (us->corrupt[0] != '\0')
 		jset_str(o, "corrupt_file", us->corrupt);
 	if (p->n == 0 && us->warning[0] != '\0')
@@ -177,11 +183,34 @@ jdoc_status_add(json_object *arr, const char *user, const struct cpk_user_status
 void
 jdoc_history_add(json_object *arr, const char *stored_line)
 {
-	json_object *raw = json_tokener_parse(stored_line);
+	json_object *raw = json_tokener_parse(stored_line), *clean, *id;
 
 	/* the stored line may hold invalid UTF-8 or controls from a name */
-	json_object_array_add(arr, jclean(raw));
+	clean = jclean(raw);
+	/*
+	 * The file keeps "request" for our id (its format predates the
+	 * vocabulary); what the command shows calls it "revocation".
+	 */
+	if (json_object_is_type(clean, json_type_object) &&
+	    json_object_object_get_ex(clean, "request", &id)) {
+		json_object_object_add(clean, "revocation", json_object_get(id));
+		json_object_object_del(clean, "request");
+	}
+	json_object_array_add(arr, clean);
 	json_object_put(raw);
+}
+
+void
+jdoc_own_history(json_object *arr, json_object *history, const char *host, int64_t updated_at)
+{
+	json_object *o = json_object_array_get_idx(arr, json_object_array_length(arr) - 1);
+
+	if (o == NULL)
+		return;
+	json_object_object_add(o, "history", json_object_get(history));
+	jset_str(o, "host", host);
+	if (updated_at > 0)
+		jset_time(o, "updated_at", updated_at);
 }
 
 void
