@@ -263,6 +263,26 @@ struct cpk_summary {
 int cpk_summary_read(const char *state_dir, const char *user, struct cpk_summary *s,
 		     cpk_history_fn fn, void *ctx, char *err, size_t errlen);
 
+/*
+ * state_dir/fleet-sync (fleet = etcd, store_fleetmark.c): the revision the
+ * last sync mirrored and when (a --follow also marks a heartbeat while
+ * etcd answers).  mark: 0 or -1 with err.  read: 1 with *m, 0 when no sync
+ * ever ran, -1 when it cannot be read.
+ */
+struct cpk_fleet_mark {
+	int64_t revision;
+	int64_t time;
+	bool follow;
+};
+int cpk_store_fleet_mark(struct cpk_store *st, int64_t revision, int64_t at, bool follow,
+			 char *err, size_t errlen);
+int cpk_store_fleet_mark_read(struct cpk_store *st, struct cpk_fleet_mark *m);
+/*
+ * A mirror older than this is stale: twice the timer's 15 minutes
+ * (passkey-revoke.timer runs --sync), with --follow's heartbeat far inside.
+ */
+#define CPK_FLEET_STALE_AFTER	(30 * 60)
+
 /* Anything pending or in the history for user. */
 bool cpk_store_has_state(struct cpk_store *st, const char *user);
 

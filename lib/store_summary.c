@@ -108,7 +108,7 @@ render(const char *user, const struct cpk_user_status *us, const struct cpk_pend
 	const char *text;
 	size_t i;
 
-	if (doc == NULL || hist == NULL || (pending = cpk_pending_render(user, p, false)) == NULL)
+	if (doc == NULL || hist == NULL || (pending = cpk_pending_render(user, p, true)) == NULL)
 		goto out;
 	json_object_object_add(doc, "version", json_object_new_int(1));
 	cpk_store_add_string(doc, "user", user);

@@ -58,10 +58,21 @@ struct tally {
 /* sync.c: --sync [--follow]; a status to exit with. */
 int cmd_sync(const struct cpk_config *cfg, const struct cpk_log *log, bool follow, bool json);
 
+/* -S with fleet = etcd: how fresh this host's mirror is (state_dir/fleet-sync). */
+struct fleet_view {
+	bool on;		/* fleet = etcd */
+	bool root;		/* the mark was readable (root's view) */
+	bool synced;		/* a sync ever ran here */
+	int64_t revision, age;	/* its revision, seconds since */
+	bool stale;		/* age > CPK_FLEET_STALE_AFTER, or never synced */
+	bool follow;
+};
+
 /* text.c */
 void text_would_flag(const char *user, const struct cpk_request *r);
 void text_flagged(const char *user, const struct cpk_request *r);
 void text_status(const char *user, const struct cpk_user_status *us);
+void text_fleet(const struct fleet_view *fv);
 void text_history_event(const struct cpk_event *ev);
 void text_list(const char *user, const struct cpk_credential_list *l);
 void text_result(const struct cpk_pool_result *r, bool dry_run);
@@ -75,7 +86,8 @@ void jdoc_print(struct json_object *o);
 void jdoc_flagged(const char *user, const struct cpk_request *r);
 void jdoc_cancelled(const char *user, size_t n, bool dry_run);
 void jdoc_status_add(struct json_object *arr, const char *user,
-		     const struct cpk_user_status *us, const struct cpk_pending *p);
+		     const struct cpk_user_status *us, const struct cpk_pending *p,
+		     const struct fleet_view *fv);
 void jdoc_history_add(struct json_object *arr, const char *stored_line);
 /* A user's own -S: the history (consumed) and the summary's host and age on arr's last object. */
 void jdoc_own_history(struct json_object *arr, struct json_object *history, const char *host,

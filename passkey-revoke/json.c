@@ -144,9 +144,35 @@ jdoc_flagged(const char *user, const struct cpk_request *r)
 	json_object_put(o);
 }
 
+/* The fleet's side of one user's status, and how fresh this host's mirror is. */
+static json_object *
+fleet_json(const struct cpk_user_status *us, const struct cpk_pending *p,
+	   const struct fleet_view *fv)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "pending_in_fleet", json_object_new_boolean(p->fleet_revision > 0));
+	if (p->fleet_revision > 0)
+		jset_int(o, "fleet_revision", p->fleet_revision);
+	jset_str(o, "claimed_by", p->n > 0 && us->claimed_by[0] != '\0' ? us->claimed_by : NULL);
+	jset_str(o, "done_on", p->n == 0 && strcmp(us->state, "done") == 0 &&
+		 us->done_on[0] != '\0' ? us->done_on : NULL);
+	if (!fv->root)
+		return o;
+	if (fv->synced) {
+		jset_int(o, "last_sync_revision", fv->revision);
+		jset_int(o, "last_sync_age", fv->age);
+		json_object_object_add(o, "follow", json_object_new_boolean(fv->follow));
+	} else {
+		json_object_object_add(o, "last_sync_revision", NULL);
+	}
+	json_object_object_add(o, "stale", json_object_new_boolean(fv->stale));
+	return o;
+}
+
 void
 jdoc_status_add(json_object *arr, const char *user, const struct cpk_user_status *us,
-		const struct cpk_pending *p)
+		const struct cpk_pending *p, const struct fleet_view *fv)
 {
 	json_object *o = json_object_new_object(), *reqs;
 	size_t i;
@@ -161,15 +187,11 @@ jdoc_status_add(json_object *arr, const char *user, const struct cpk_user_status
 		for (i = 0; i < p->n; i++)
 			json_object_array_add(reqs, request_json(&p->items[i]));
 		json_object_object_add(o, "revocations", reqs);
-		if (us->claimed_by[0] != '\0')
-			jset_str(o, "claimed_by", us->claimed_by);
-		if (p->fleet_revision > 0)
-			jset_int(o, "fleet_revision", p->fleet_revision);
 	} else if (us->at > 0) {
 		jset_time(o, "at", us->at);
 	}
-	if (p->n == 0 && strcmp(us->state, "done") == 0 && us->done_on[0] != '\0')
-		jset_str(o, "done_on", us->done_on);
+	if (fv != NULL && fv->on)
+		json_object_object_add(o, "fleet", fleet_json(us, p, fv));
 	if (us->corrupt[0] != '\0')
 		jset_str(o, "corrupt_file", us->corrupt);
 	if (p->n == 0 && us->warning[0] != '\0')

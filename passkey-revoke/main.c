@@ -206,9 +206,34 @@ history_line(void *ctx, const char *json, const struct cpk_event *ev)
 }
 
 
+/* fleet = etcd: state_dir/fleet-sync, as -S shows it. */
+static void
+fleet_view(const struct cmd *c, struct cpk_store *st, struct fleet_view *fv)
+{
+	struct cpk_fleet_mark m;
+	int rc;
+
+	memset(fv, 0, sizeof(*fv));
+	fv->on = c->cfg.fleet == CPK_FLEET_ETCD;
+	if (!fv->on)
+		return;
+	fv->root = true;
+	rc = st != NULL ? cpk_store_fleet_mark_read(st, &m) : 0;
+	fv->synced = rc == 1;
+	if (fv->synced) {
+		fv->revision = m.revision;
+		fv->age = cpk_now() - m.time;
+		if (fv->age < 0)
+			fv->age = 0;
+		fv->follow = m.follow;
+	}
+	fv->stale = !fv->synced || fv->age > CPK_FLEET_STALE_AFTER;
+}
+
 /* One user's status; 0, or CPK_USAGE. */
 static int
-user_status(struct cmd *c, struct cpk_store *st, const char *user, struct json_object *arr)
+user_status(struct cmd *c, struct cpk_store *st, const char *user, struct json_object *arr,
+	    const struct fleet_view *fv)
 {
 	struct cpk_pending p = { NULL, 0, 0 };
 	struct cpk_user_status us;
@@ -220,7 +245,7 @@ user_status(struct cmd *c, struct cpk_store *st, const char *user, struct json_o
 		goto out;
 	}
 	if (arr != NULL)
-		jdoc_status_add(arr, user, &us, &p);
+		jdoc_status_add(arr, user, &us, &p, fv);
 	else
 		text_status(user, &us);
 	rc = 0;
@@ -263,7 +288,9 @@ own_summary(struct cmd *c, const char *user, bool status)
 		goto out;
 	}
 	if (arr != NULL && status) {
-		jdoc_status_add(arr, user, &s.status, &s.pending);
+		struct fleet_view fv = { .on = c->cfg.fleet == CPK_FLEET_ETCD };
+
+		jdoc_status_add(arr, user, &s.status, &s.pending, &fv);
 		jdoc_own_history(arr, h.arr, c->cfg.host_name, s.updated_at);
 		jdoc_print(arr);
 	} else if (arr != NULL) {
@@ -303,6 +330,7 @@ cmd_status(struct cmd *c)
 {
 	struct json_object *arr = c->o.json ? jdoc_array() : NULL;
 	struct cpk_store *st = NULL;
+	struct fleet_view fv;
 	char **users = NULL, err[CPK_ERR_LEN];
 	int status = CPK_DONE;
 	size_t i;
@@ -312,11 +340,14 @@ cmd_status(struct cmd *c)
 		status = fail(CPK_USAGE, "%s", err);
 		goto out;
 	}
+	fleet_view(c, st, &fv);
 	for (i = 0; users != NULL && users[i] != NULL; i++)
-		if (user_status(c, st, users[i], arr) != 0)
+		if (user_status(c, st, users[i], arr, &fv) != 0)
 			status = CPK_USAGE;
 	if (arr != NULL)
 		jdoc_print(arr);
+	else
+		text_fleet(&fv);
 out:
 	jdoc_free(arr);
 	cpk_argv_free(users);

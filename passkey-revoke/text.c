@@ -94,6 +94,40 @@ text_status(const char *user, const struct cpk_user_status *us)
 	putchar('\n');
 }
 
+/* Minutes and seconds, as a person reads an age. */
+static void
+age_words(int64_t s, char *buf, size_t len)
+{
+	if (s < 120)
+		snprintf(buf, len, "%llds", (long long)s);
+	else if (s < 2 * 3600)
+		snprintf(buf, len, "%lldmin", (long long)(s / 60));
+	else
+		snprintf(buf, len, "%lldh", (long long)(s / 3600));
+}
+
+void
+text_fleet(const struct fleet_view *fv)
+{
+	char a[32], lim[32];
+
+	if (!fv->on || !fv->root)
+		return;
+	age_words(CPK_FLEET_STALE_AFTER, lim, sizeof(lim));
+	if (!fv->synced) {
+		printf("fleet: STALE: no sync has run on this host; its mirror of the fleet is "
+		       "empty (start passkey-revoke-sync.service, or run " PROG " --sync)\n");
+		return;
+	}
+	age_words(fv->age, a, sizeof(a));
+	if (fv->stale)
+		printf("fleet: STALE: the last sync (revision %lld) was %s ago, more than %s: "
+		       "is passkey-revoke-sync.service running?\n", (long long)fv->revision, a, lim);
+	else
+		printf("fleet: last sync at revision %lld, %s ago%s\n", (long long)fv->revision, a,
+		       fv->follow ? " (following)" : "");
+}
+
 /* A count of a history event: empty when the event has none (-1). */
 static const char *
 num(char *buf, size_t len, long v)
