@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * passkey-revoke's own pieces: its options (options.c), the command
- * itself (main.c) and its two presentations, text (text.c) and --json
+ * itself (main.c), a user's own view without privilege (own.c) and its
+ * two presentations, text (text.c) and --json
  * (json.c).  The logic it runs is in lib/: admin.c, pool.c, revoke.c.
  */
 #ifndef PASSKEY_REVOKE_CMD_H
@@ -54,6 +55,13 @@ int fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)))
 struct tally {
 	size_t total, finished, done, pending, failed;
 };
+
+/*
+ * own.c: -S (status) or --history USER run by a user who is not root,
+ * from state_dir/summary/<actor>; others refused.  A status to exit with.
+ */
+int cmd_own(const struct cpk_config *cfg, const struct cpk_admin *a, const struct options *o,
+	    const char *user, bool status);
 
 /* sync.c: --sync [--follow]; a status to exit with. */
 int cmd_sync(const struct cpk_config *cfg, const struct cpk_log *log, bool follow, bool json);

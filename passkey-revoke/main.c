@@ -188,7 +188,6 @@ cmd_discard(struct cmd *c, const char *user)
 struct hist_ctx {
 	struct json_object *arr;
 	size_t n;
-	const char *header;	/* text: a line before the first event, or NULL */
 };
 
 static int
@@ -196,8 +195,7 @@ history_line(void *ctx, const char *json, const struct cpk_event *ev)
 {
 	struct hist_ctx *h = ctx;
 
-	if (h->n++ == 0 && h->arr == NULL && h->header != NULL)
-		printf("%s:\n", h->header);
+	h->n++;
 	if (h->arr != NULL)
 		jdoc_history_add(h->arr, json);
 	else
@@ -254,77 +252,6 @@ out:
 	return rc;
 }
 
-/*
- * A user asking for their own state, with no privilege: what the writers
- * left in state_dir/summary/<user> (lib/store_summary.c), and nothing
- * else.  Reading it is not an audit event: no syslog line.
- */
-static int
-own_summary(struct cmd *c, const char *user, bool status)
-{
-	struct hist_ctx h = { NULL, 0, NULL };
-	struct json_object *arr = c->o.json ? jdoc_array() : NULL;
-	struct cpk_summary s;
-	char err[CPK_ERR_LEN], host[SHOWN_MAX];
-	int rc;
-
-	memset(&s, 0, sizeof(s));
-	if (arr != NULL) {
-		h.arr = jdoc_array();
-	} else if (status) {
-		/* text: the status line first, the events (printed as read) after */
-		if (cpk_summary_read(c->cfg.state_dir, user, &s, NULL, NULL, err,
-				     sizeof(err)) < 0) {
-			rc = fail(CPK_USAGE, "%s", err);
-			goto out;
-		}
-		text_status(user, &s.status);
-		cpk_pending_free(&s.pending);
-		h.header = "recent history";
-	}
-	if (cpk_summary_read(c->cfg.state_dir, user, &s, history_line, &h, err,
-			     sizeof(err)) < 0) {
-		rc = fail(CPK_USAGE, "%s", err);
-		goto out;
-	}
-	if (arr != NULL && status) {
-		struct fleet_view fv = { .on = c->cfg.fleet == CPK_FLEET_ETCD };
-
-		jdoc_status_add(arr, user, &s.status, &s.pending, &fv);
-		jdoc_own_history(arr, h.arr, c->cfg.host_name, s.updated_at);
-		jdoc_print(arr);
-	} else if (arr != NULL) {
-		jdoc_print(h.arr);
-	} else if (h.n == 0 && !status) {
-		printf("%s: no history\n", user);
-	} else if (h.n > 0 && c->cfg.host_name != NULL) {
-		/* events that name no host happened here */
-		printf("(events without host= happened on %s)\n", SHOWN(host, c->cfg.host_name));
-	}
-	rc = CPK_DONE;
-out:
-	cpk_pending_free(&s.pending);
-	jdoc_free(h.arr);
-	jdoc_free(arr);
-	return rc;
-}
-
-static int
-cmd_own_status(struct cmd *c)
-{
-	char err[CPK_ERR_LEN];
-	int i;
-
-	if (c->o.all_users)
-		return fail(CPK_USAGE, "permission denied: only root may see the status of "
-			    "every user");
-	for (i = 0; i < c->o.n_users; i++)
-		if (cpk_admin_check_reader(&c->admin, c->o.users[i], "see the status", err,
-					   sizeof(err)) < 0)
-			return fail(CPK_USAGE, "%s", err);
-	return own_summary(c, c->actor, true);
-}
-
 static int
 cmd_status(struct cmd *c)
 {
@@ -358,17 +285,14 @@ out:
 static int
 cmd_history(struct cmd *c, const char *user)
 {
-	struct hist_ctx h = { c->o.json ? jdoc_array() : NULL, 0, NULL };
+	struct hist_ctx h = { c->o.json ? jdoc_array() : NULL, 0 };
 	struct cpk_store *st = NULL;
 	char err[CPK_ERR_LEN];
 	int status = CPK_USAGE;
 
 	if (!c->is_root) {
 		jdoc_free(h.arr);
-		if (cpk_admin_check_reader(&c->admin, user, "read the history", err,
-					   sizeof(err)) < 0)
-			return fail(CPK_USAGE, "%s", err);
-		return own_summary(c, user, false);
+		return cmd_own(&c->cfg, &c->admin, &c->o, user, false);
 	}
 	if (cpk_admin_check_reader(&c->admin, user, "read the history", err, sizeof(err)) < 0 ||
 	    cpk_admin_open(&c->admin, 0, true, &st, err, sizeof(err)) < 0 ||
@@ -541,7 +465,8 @@ dispatch(struct cmd *c)
 	switch (c->o.mode) {
 	case M_FLAG: return check_user(u[0], true) ?: cmd_flag(c, u[0]);
 	case M_CANCEL: return check_user(u[0], false) ?: cmd_cancel(c, u[0]);
-	case M_STATUS: return c->is_root ? cmd_status(c) : cmd_own_status(c);
+	case M_STATUS: return c->is_root ? cmd_status(c) : cmd_own(&c->cfg, &c->admin, &c->o,
+								     c->actor, true);
 	case M_RUN: return check_user(u[0], true) ?: cmd_run(c, u, 1, false);
 	case M_RUN_PENDING: return cmd_run_pending(c);
 	case M_LIST: return check_user(u[0], true) ?: cmd_list(c, u[0]);
