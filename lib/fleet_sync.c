@@ -9,10 +9,12 @@
  * that is refused is reported naming the etcd key and skipped, and the
  * others go on.  A local copy that mirrors the fleet (fleet_revision > 0)
  * whose key has gone from etcd was completed or cancelled on another host:
- * it is removed, with a "completed" event whose detail says so (the
- * store's event list has no "removed by the fleet", and this host cannot
- * tell which of the two it was).  Files flagged here alone (fleet_revision
- * 0) are left alone.
+ * it is removed, with a "completed" event; when the fleet's history names
+ * the host that completed the request, the event records it (host,
+ * "completed on HOST"), else its detail says it was completed or
+ * cancelled elsewhere.  Each sync that saw the fleet marks
+ * state_dir/fleet-sync with its revision (and --follow a heartbeat), for
+ * -S.  Files flagged here alone (fleet_revision 0) are left alone.
  *
  * --follow then watches the prefix from the listing's revision + 1 and
  * applies each event the same way, resuming from the last revision seen
@@ -24,6 +26,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <json.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +37,7 @@
 #define PREFIX		"pending/"
 #define PREFIX_LEN	(sizeof(PREFIX) - 1)
 #define WATCH_SLICE	2	/* seconds: how often --follow looks at *stop */
+#define HEARTBEAT	60	/* seconds between --follow's marks while quiet */
 #define NAME_MAX_SHOWN	(CPK_ETCD_MAX_KEY * 4 + 256)
 
 enum applied { A_NONE, A_ADDED, A_UPDATED, A_REMOVED, A_ERROR };
@@ -173,13 +177,47 @@ out:
 	return a;
 }
 
+/*
+ * The host the fleet's history (untrusted) names as having completed
+ * request id: its newest "completed" event under history/<user>/.
+ */
+static bool
+completed_on(const struct cpk_etcd_kvs *hist, const char *id, char *host, size_t len)
+{
+	json_object *o, *v;
+	bool found = false;
+	size_t i;
+
+	for (i = hist->n; i-- > 0 && !found;) {
+		const struct cpk_etcd_kv *kv = &hist->kv[i];
+
+		if (strlen(kv->value) != kv->value_len || (o = json_tokener_parse(kv->value)) == NULL)
+			continue;
+		if (json_object_object_get_ex(o, "event", &v) &&
+		    strcmp(json_object_get_string(v) ?: "", "completed") == 0 &&
+		    json_object_object_get_ex(o, "request", &v) &&
+		    strcmp(json_object_get_string(v) ?: "", id) == 0 &&
+		    json_object_object_get_ex(o, "host", &v) &&
+		    json_object_is_type(v, json_type_string) &&
+		    cpk_host_name_valid(json_object_get_string(v)) &&
+		    strlen(json_object_get_string(v)) < len) {
+			snprintf(host, len, "%s", json_object_get_string(v));
+			found = true;
+		}
+		json_object_put(o);
+	}
+	return found;
+}
+
 /* Lock held: the local copy of a request the fleet no longer has goes. */
 static enum applied
-remove_local(const struct cpk_fleet_sync *s, const char *user, struct cpk_pending *local)
+remove_local(const struct cpk_fleet_sync *s, struct cpk_etcd *e, const char *user,
+	     struct cpk_pending *local)
 {
 	struct cpk_pending none = { NULL, 0, 0 };
+	struct cpk_etcd_kvs hist = { 0 };
 	struct cpk_event ev;
-	char why[CPK_ERR_LEN], sel[300];
+	char why[CPK_ERR_LEN], sel[300], key[300], host[72], detail[128];
 	size_t i;
 
 	if (cpk_pending_save(s->st, user, &none, why, sizeof(why)) < 0) {
@@ -187,6 +225,10 @@ remove_local(const struct cpk_fleet_sync *s, const char *user, struct cpk_pendin
 			s->report(s->ctx, why);
 		return A_ERROR;
 	}
+	/* who did it: one read; without it the event says less, nothing more */
+	snprintf(key, sizeof(key), "history/%s/", user);
+	if (cpk_etcd_get(e, key, true, 0, &hist, why, sizeof(why)) != CPK_ETCD_OK)
+		hist.n = 0;
 	for (i = 0; i < local->n; i++) {
 		memset(&ev, 0, sizeof(ev));
 		cpk_selector_describe(&local->items[i], sel, sizeof(sel));
@@ -196,12 +238,18 @@ remove_local(const struct cpk_fleet_sync *s, const char *user, struct cpk_pendin
 		ev.actor = local->items[i].actor;
 		ev.selector = sel;
 		ev.detail = "removed from the fleet: completed or cancelled on another host";
+		if (completed_on(&hist, local->items[i].id, host, sizeof(host))) {
+			snprintf(detail, sizeof(detail), "completed on %s", host);
+			ev.host = host;
+			ev.detail = detail;
+		}
 		ev.deleted = ev.absent = ev.failed = ev.attempts = -1;
 		if (cpk_history_append(s->st, user, &ev, why, sizeof(why)) < 0 && s->report != NULL)
 			s->report(s->ctx, why);
 		cpk_audit(s->log, LOG_NOTICE, "fleet_synced", user, "action", "removed",
-			  "revocation", local->items[i].id, (const char *)NULL);
+			  "revocation", local->items[i].id, "host", ev.host, (const char *)NULL);
 	}
+	cpk_etcd_kvs_free(&hist);
 	return A_REMOVED;
 }
 
@@ -211,7 +259,7 @@ remove_local(const struct cpk_fleet_sync *s, const char *user, struct cpk_pendin
  * never a local-only file.
  */
 static enum applied
-apply_absent(const struct cpk_fleet_sync *s, const char *user, int64_t rev)
+apply_absent(const struct cpk_fleet_sync *s, struct cpk_etcd *e, const char *user, int64_t rev)
 {
 	struct cpk_pending local = { NULL, 0, 0 };
 	char why[CPK_ERR_LEN];
@@ -226,10 +274,21 @@ apply_absent(const struct cpk_fleet_sync *s, const char *user, int64_t rev)
 	/* a corrupt file (it does not parse) is the administrator's to resolve */
 	if (cpk_pending_load(s->st, user, &local, why, sizeof(why)) == 0 &&
 	    local.fleet_revision > 0 && local.fleet_revision < rev && local.n > 0)
-		a = remove_local(s, user, &local);
+		a = remove_local(s, e, user, &local);
 	cpk_pending_free(&local);
 	cpk_store_unlock(lockfd);
 	return a;
+}
+
+/* state_dir/fleet-sync for -S; a failure is said, the sync goes on. */
+static void
+mark(const struct cpk_fleet_sync *s, int64_t rev, bool follow)
+{
+	char why[CPK_ERR_LEN];
+
+	if (cpk_store_fleet_mark(s->st, rev, cpk_now(), follow, why, sizeof(why)) < 0 &&
+	    s->report != NULL)
+		s->report(s->ctx, why);
 }
 
 static int
@@ -240,7 +299,7 @@ cmp_str(const void *a, const void *b)
 
 /* Every local mirror whose user is not among the fleet's (sorted) goes. */
 static int
-remove_gone(const struct cpk_fleet_sync *s, char **fleet, size_t nfleet,
+remove_gone(const struct cpk_fleet_sync *s, struct cpk_etcd *e, char **fleet, size_t nfleet,
 	    struct cpk_fleet_sync_stats *stats, char *err, size_t errlen)
 {
 	char **local = NULL;
@@ -250,7 +309,7 @@ remove_gone(const struct cpk_fleet_sync *s, char **fleet, size_t nfleet,
 		return CPK_ETCD_ERROR;
 	for (i = 0; i < n; i++)
 		if (bsearch(&local[i], fleet, nfleet, sizeof(*fleet), cmp_str) == NULL)
-			count(stats, apply_absent(s, local[i], stats->revision + 1));
+			count(stats, apply_absent(s, e, local[i], stats->revision + 1));
 	cpk_argv_free(local);
 	return CPK_ETCD_OK;
 }
@@ -296,7 +355,9 @@ cpk_fleet_sync_once(const struct cpk_fleet_sync *s, struct cpk_etcd *e,
 		count(stats, apply_put(s, e, kvs.kv[i].key, kvs.kv[i].mod_revision, NULL, 0));
 	}
 	qsort(users, n, sizeof(*users), cmp_str);
-	rc = remove_gone(s, users, n, stats, err, errlen);
+	rc = remove_gone(s, e, users, n, stats, err, errlen);
+	if (rc == CPK_ETCD_OK)
+		mark(s, stats->revision, false);
 out:
 	free(users);
 	cpk_etcd_kvs_free(&kvs);
@@ -321,7 +382,7 @@ on_event(void *arg, const struct cpk_etcd_event *ev)
 		count(f->stats, apply_put(f->s, f->e, ev->kv->key, ev->kv->mod_revision,
 					  ev->kv->value, ev->kv->value_len));
 	else if ((user = key_user(ev->kv->key)) != NULL)
-		count(f->stats, apply_absent(f->s, user, ev->kv->mod_revision));
+		count(f->stats, apply_absent(f->s, f->e, user, ev->kv->mod_revision));
 	return *f->s->stop ? 1 : 0;
 }
 
@@ -392,7 +453,7 @@ cpk_fleet_follow(const struct cpk_fleet_sync *s, struct cpk_etcd *e,
 {
 	struct follow f = { s, e, stats };
 	struct cpk_etcd_watch w;
-	int64_t rev = stats->revision, failed_at = -1;
+	int64_t rev = stats->revision, failed_at = -1, marked_rev = -1, marked_at = 0;
 	char why[CPK_ERR_LEN], msg[CPK_ERR_LEN + 64];
 	bool full = false, down = false;
 	int rc;
@@ -423,6 +484,12 @@ cpk_fleet_follow(const struct cpk_fleet_sync *s, struct cpk_etcd *e,
 		stats->revision = rev;
 		if (rc == CPK_ETCD_OK) {
 			say_up(s, &down, rev);
+			/* etcd answered: the mirror is current; say so now and then */
+			if (rev != marked_rev || cpk_now() - marked_at >= HEARTBEAT) {
+				mark(s, rev, true);
+				marked_rev = rev;
+				marked_at = cpk_now();
+			}
 			continue;
 		}
 		if (rc == CPK_ETCD_COMPACTED || (rc == CPK_ETCD_ERROR && failed_at == rev)) {

@@ -81,7 +81,16 @@ fill(int fd, const void *data, size_t len, const struct cpk_replace *how, char *
 		return -1;
 	}
 	if (fchmod(fd, how->mode) < 0 || cpk_write_all(fd, data, len) < 0 ||
-	    (how->newline && cpk_write_all(fd, "\n", 1) < 0) || fsync(fd) < 0) {
+	    (how->newline && cpk_write_all(fd, "\n", 1) < 0)) {
+		step_error(err, errlen, "write");
+		return -1;
+	}
+	/* after the write: the fd was opened by us, the mode is already set */
+	if (how->give && fchown(fd, how->give_uid, how->give_gid) < 0) {
+		step_error(err, errlen, "chown");
+		return -1;
+	}
+	if (fsync(fd) < 0) {
 		step_error(err, errlen, "write");
 		return -1;
 	}

@@ -24,6 +24,15 @@ struct cpk_replace {
 	uid_t owner;		/* the temp file must come out owned by this uid */
 	size_t max;		/* more bytes than this: EFBIG, nothing touched */
 	bool newline;		/* write "\n" after the data (counted in max) */
+	/*
+	 * Hand the new file to give_uid:give_gid (fchown) before the rename:
+	 * root writing a file that one user alone may read (a user's summary,
+	 * store_summary.c).  The directory stays the caller's, so the new
+	 * owner can neither replace nor remove the file.
+	 */
+	bool give;
+	uid_t give_uid;
+	gid_t give_gid;
 };
 
 /*

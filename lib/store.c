@@ -30,7 +30,7 @@ static const char *const sub_names[SUB_COUNT] = { "pending", "history", "lock" }
  * run without root), with no access for group or others.
  */
 static int
-check_dir(int fd, const char *what, char *err, size_t errlen)
+check_dir_mode(int fd, const char *what, bool searchable, char *err, size_t errlen)
 {
 	struct stat sb;
 
@@ -49,13 +49,21 @@ check_dir(int fd, const char *what, char *err, size_t errlen)
 		errno = EPERM;
 		return -1;
 	}
-	if ((sb.st_mode & 077) != 0) {
-		snprintf(err, errlen, "%s: mode %04o is too open, must be 0700 (chmod 0700 %s)",
-			 what, (unsigned int)(sb.st_mode & 07777), what);
+	/* searchable: 0711 as well, so that a user can reach summary/<user> */
+	if ((sb.st_mode & 077) != 0 && !(searchable && (sb.st_mode & 077) == 011)) {
+		snprintf(err, errlen, "%s: mode %04o is too open, must be 0700%s (chmod 0700 %s)",
+			 what, (unsigned int)(sb.st_mode & 07777), searchable ? " or 0711" : "",
+			 what);
 		errno = EPERM;
 		return -1;
 	}
 	return 0;
+}
+
+static int
+check_dir(int fd, const char *what, char *err, size_t errlen)
+{
+	return check_dir_mode(fd, what, false, err, errlen);
 }
 
 static int
@@ -103,7 +111,7 @@ open_state_dir(struct cpk_store *st, int flags, char *err, size_t errlen)
 		errno = e;
 		return -1;
 	}
-	return check_dir(st->dirfd, st->path, err, errlen);
+	return check_dir_mode(st->dirfd, st->path, true, err, errlen);
 }
 
 static int
@@ -437,4 +445,41 @@ cpk_store_pending_users(struct cpk_store *st, char ***users, char *err, size_t e
 	qsort(v, k, sizeof(*v), cmp_str);
 	*users = v;
 	return (int)k;
+}
+
+/*
+ * state_dir/summary (store_summary.c), made on first use like outbox/.
+ * It and state_dir itself are 0711: search without read, so that a user
+ * reaches summary/<user> by its name and lists nothing; every other
+ * subdirectory stays 0700.  Making it widens a 0700 state_dir to 0711
+ * (the search bit only).
+ */
+int
+cpk_store_summary_dir(struct cpk_store *st, bool create, char *err, size_t errlen)
+{
+	char what[PATH_MAX];
+	struct stat sb;
+	int fd = -1, e;
+
+	snprintf(what, sizeof(what), "%s/summary", st->path);
+	if (create && (make_dir_at(st->dirfd, "summary") < 0 ||
+		       fstat(st->dirfd, &sb) < 0 ||
+		       ((sb.st_mode & 07777) != 0711 && fchmod(st->dirfd, 0711) < 0))) {
+		snprintf(err, errlen, "cannot create %s: %s", what, strerror(errno));
+		return -1;
+	}
+	if ((fd = open_dir_at(st->dirfd, "summary")) < 0) {
+		e = errno;
+		snprintf(err, errlen, "%s: %s", what, strerror(e));
+		errno = e;
+		return -1;
+	}
+	if (create && fchmod(fd, 0711) < 0)
+		snprintf(err, errlen, "%s: %s", what, strerror(errno));
+	else if (check_dir_mode(fd, what, true, err, errlen) == 0)
+		return fd;
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
 }

@@ -105,6 +105,11 @@ struct cpk_event {
 	const char *cognito_request;	/* x-amzn-RequestId */
 	const char *error;
 	const char *detail;
+	/*
+	 * fleet = etcd: the host that carried it out, when not this one (a
+	 * "completed" the sync records for another host's outcome).
+	 */
+	const char *host;
 	long deleted, absent, failed;	/* completed/failed: counts */
 	long attempts;			/* deferred */
 };
@@ -134,6 +139,12 @@ const char *cpk_store_path(const struct cpk_store *st);
  * none yet).  Used with fleet = etcd only (fleet_outcome.h).
  */
 int cpk_store_outbox(struct cpk_store *st, bool create, char *err, size_t errlen);
+
+/*
+ * state_dir/summary (0711, made on first use, which widens state_dir from
+ * 0700 to 0711): the descriptor, or -1 with err (errno ENOENT: none yet).
+ */
+int cpk_store_summary_dir(struct cpk_store *st, bool create, char *err, size_t errlen);
 
 /*
  * Take the user's lock (flock LOCK_EX on lock/<user>), waiting at most
@@ -212,6 +223,11 @@ struct cpk_user_status {
 	long deleted, absent, failed;
 	char last_failure[96];		/* error of the last failed credential */
 	char warning[96];		/* error noted on the last terminal event */
+	/* fleet = etcd: the host whose claim left a request pending, or "" */
+	char claimed_by[72];
+	/* fleet = etcd: the host the last "completed" event names, or "" */
+	char done_on[72];
+	int64_t fleet_revision;		/* the mirrored fleet document's, or 0 */
 	bool any_history;
 };
 
@@ -221,6 +237,52 @@ struct cpk_user_status {
  */
 int cpk_store_user_status(struct cpk_store *st, const char *user, struct cpk_user_status *us,
 			  struct cpk_pending *p, char *err, size_t errlen);
+/*
+ * state_dir/summary/<user> (store_summary.c): the part of the state a user
+ * may read without privilege, owned by that user, 0400, written by root
+ * after every change of the user's pending/ or history/.
+ *
+ * cpk_summary_update rewrites it (root only; a user gone from passwd has
+ * theirs removed); 0 or -1 with err.  The store's writers call it.
+ */
+int cpk_summary_update(struct cpk_store *st, const char *user, char *err, size_t errlen);
+
+struct cpk_summary {
+	bool found;
+	int64_t updated_at;
+	struct cpk_user_status status;
+	struct cpk_pending pending;	/* free with cpk_pending_free */
+};
+
+/*
+ * Read as the user, with no privilege: state_dir and summary/ must be
+ * root's and writable by nobody else, the file the caller's own.  fn (may
+ * be NULL) gets each recent history event, oldest first.  1 found, 0 none
+ * recorded (s says "none"), -1 with err.
+ */
+int cpk_summary_read(const char *state_dir, const char *user, struct cpk_summary *s,
+		     cpk_history_fn fn, void *ctx, char *err, size_t errlen);
+
+/*
+ * state_dir/fleet-sync (fleet = etcd, store_fleetmark.c): the revision the
+ * last sync mirrored and when (a --follow also marks a heartbeat while
+ * etcd answers).  mark: 0 or -1 with err.  read: 1 with *m, 0 when no sync
+ * ever ran, -1 when it cannot be read.
+ */
+struct cpk_fleet_mark {
+	int64_t revision;
+	int64_t time;
+	bool follow;
+};
+int cpk_store_fleet_mark(struct cpk_store *st, int64_t revision, int64_t at, bool follow,
+			 char *err, size_t errlen);
+int cpk_store_fleet_mark_read(struct cpk_store *st, struct cpk_fleet_mark *m);
+/*
+ * A mirror older than this is stale: twice the timer's 15 minutes
+ * (passkey-revoke.timer runs --sync), with --follow's heartbeat far inside.
+ */
+#define CPK_FLEET_STALE_AFTER	(30 * 60)
+
 /* Anything pending or in the history for user. */
 bool cpk_store_has_state(struct cpk_store *st, const char *user);
 

@@ -36,6 +36,7 @@ render_event(const struct cpk_event *ev)
 	    cpk_store_add_string(o, "cognito_request", ev->cognito_request) < 0 ||
 	    cpk_store_add_string(o, "error", ev->error) < 0 ||
 	    cpk_store_add_string(o, "detail", ev->detail) < 0 ||
+	    cpk_store_add_string(o, "host", ev->host) < 0 ||
 	    (ev->deleted >= 0 && cpk_store_add_int(o, "deleted", ev->deleted) < 0) ||
 	    (ev->absent >= 0 && cpk_store_add_int(o, "absent", ev->absent) < 0) ||
 	    (ev->failed >= 0 && cpk_store_add_int(o, "failed", ev->failed) < 0) ||
@@ -94,6 +95,7 @@ cpk_history_append(struct cpk_store *st, const char *user, const struct cpk_even
 	if (cpk_write_all(fd, line, strlen(line)) < 0 || fsync(fd) < 0)
 		goto fail;
 	rc = 0;
+	cpk_summary_changed(st, user);
 	goto out;
 fail:
 	snprintf(err, errlen, "cannot append to %s/history/%s: %s", st->path, user,
@@ -133,7 +135,8 @@ parse_event(json_object *o, struct cpk_event *ev)
 	    cpk_store_get_string(o, "name", false, &ev->name) < 0 ||
 	    cpk_store_get_string(o, "cognito_request", false, &ev->cognito_request) < 0 ||
 	    cpk_store_get_string(o, "error", false, &ev->error) < 0 ||
-	    cpk_store_get_string(o, "detail", false, &ev->detail) < 0)
+	    cpk_store_get_string(o, "detail", false, &ev->detail) < 0 ||
+	    cpk_store_get_string(o, "host", false, &ev->host) < 0)
 		return -1;
 	ev->deleted = get_count(o, "deleted");
 	ev->absent = get_count(o, "absent");

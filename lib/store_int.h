@@ -29,6 +29,9 @@ int cpk_store_need_sub(const struct cpk_store *st, int sub, char *err, size_t er
 /* user is a valid file name under state_dir, else -1 with err, EINVAL. */
 int cpk_store_check_user(const char *user, char *err, size_t errlen);
 
+/* After a change of user's state: rewrite summary/<user>; errors ignored. */
+void cpk_summary_changed(struct cpk_store *st, const char *user);
+
 /* A whole buffer as one JSON value; trailing white space only.  NULL: not. */
 json_object *cpk_store_parse_json(const char *buf, size_t len);
 /* A string member without embedded NUL; *out NULL when absent or null. */

@@ -346,8 +346,10 @@ cpk_pending_save(struct cpk_store *st, const char *user, const struct cpk_pendin
 	if (cpk_store_check_user(user, err, errlen) < 0 ||
 	    cpk_store_need_sub(st, SUB_PENDING, err, errlen) < 0)
 		return -1;
-	if (p->n == 0)
-		return remove_pending(st, user, err, errlen);
+	if (p->n == 0) {
+		rc = remove_pending(st, user, err, errlen);
+		goto out;
+	}
 	if ((text = cpk_pending_render(user, p, true)) == NULL) {
 		snprintf(err, errlen, "cannot write %s/pending/%s: %s", st->path, user,
 			 strerror(errno));
@@ -355,6 +357,9 @@ cpk_pending_save(struct cpk_store *st, const char *user, const struct cpk_pendin
 	}
 	rc = write_pending(st, user, text, err, errlen);
 	free(text);
+out:
+	if (rc == 0)
+		cpk_summary_changed(st, user);
 	return rc;
 }
 
@@ -455,5 +460,6 @@ cpk_store_discard_corrupt(struct cpk_store *st, const char *user, char *path, si
 		snprintf(err, errlen, "cannot remove %s: %s", path, strerror(errno));
 		return -1;
 	}
+	cpk_summary_changed(st, user);
 	return 1;
 }

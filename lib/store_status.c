@@ -34,11 +34,27 @@ summarize(void *ctx, const char *json, const struct cpk_event *ev)
 		snprintf(us->state, sizeof(us->state), "%s",
 			 strcmp(ev->event, "completed") == 0 ? "done" : ev->event);
 		us->at = ev->time;
+		/* the sync's record of another host's outcome names that host */
+		snprintf(us->done_on, sizeof(us->done_on), "%s",
+			 strcmp(ev->event, "completed") == 0 && ev->host != NULL ? ev->host : "");
 		/* e.g. token_writeback_failed: done, but the user must sign in again */
 		snprintf(us->warning, sizeof(us->warning), "%s",
 			 ev->error != NULL ? ev->error : "");
 	}
 	return 0;
+}
+
+/* fleet_run.c defers with error "claimed", detail "claimed by HOST". */
+static void
+claimed_by(const struct cpk_request *r, struct cpk_user_status *us)
+{
+	const char *pre = "claimed by ";
+
+	us->claimed_by[0] = '\0';
+	if (strcmp(r->last_error, "claimed") == 0 && r->last_detail != NULL &&
+	    strncmp(r->last_detail, pre, strlen(pre)) == 0)
+		snprintf(us->claimed_by, sizeof(us->claimed_by), "%s",
+			 r->last_detail + strlen(pre));
 }
 
 static void
@@ -60,8 +76,10 @@ summarize_pending(const struct cpk_pending *p, struct cpk_user_status *us)
 		if (r->last_error != NULL && r->last_attempt_at > latest) {
 			latest = r->last_attempt_at;
 			snprintf(us->last_error, sizeof(us->last_error), "%s", r->last_error);
+			claimed_by(r, us);
 		}
 	}
+	us->fleet_revision = p->fleet_revision;
 }
 
 int

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * passkey-revoke's own pieces: its options (options.c), the command
- * itself (main.c) and its two presentations, text (text.c) and --json
+ * itself (main.c), a user's own view without privilege (own.c) and its
+ * two presentations, text (text.c) and --json
  * (json.c).  The logic it runs is in lib/: admin.c, pool.c, revoke.c.
  */
 #ifndef PASSKEY_REVOKE_CMD_H
@@ -55,13 +56,31 @@ struct tally {
 	size_t total, finished, done, pending, failed;
 };
 
+/*
+ * own.c: -S (status) or --history USER run by a user who is not root,
+ * from state_dir/summary/<actor>; others refused.  A status to exit with.
+ */
+int cmd_own(const struct cpk_config *cfg, const struct cpk_admin *a, const struct options *o,
+	    const char *user, bool status);
+
 /* sync.c: --sync [--follow]; a status to exit with. */
 int cmd_sync(const struct cpk_config *cfg, const struct cpk_log *log, bool follow, bool json);
+
+/* -S with fleet = etcd: how fresh this host's mirror is (state_dir/fleet-sync). */
+struct fleet_view {
+	bool on;		/* fleet = etcd */
+	bool root;		/* the mark was readable (root's view) */
+	bool synced;		/* a sync ever ran here */
+	int64_t revision, age;	/* its revision, seconds since */
+	bool stale;		/* age > CPK_FLEET_STALE_AFTER, or never synced */
+	bool follow;
+};
 
 /* text.c */
 void text_would_flag(const char *user, const struct cpk_request *r);
 void text_flagged(const char *user, const struct cpk_request *r);
 void text_status(const char *user, const struct cpk_user_status *us);
+void text_fleet(const struct fleet_view *fv);
 void text_history_event(const struct cpk_event *ev);
 void text_list(const char *user, const struct cpk_credential_list *l);
 void text_result(const struct cpk_pool_result *r, bool dry_run);
@@ -75,8 +94,12 @@ void jdoc_print(struct json_object *o);
 void jdoc_flagged(const char *user, const struct cpk_request *r);
 void jdoc_cancelled(const char *user, size_t n, bool dry_run);
 void jdoc_status_add(struct json_object *arr, const char *user,
-		     const struct cpk_user_status *us, const struct cpk_pending *p);
+		     const struct cpk_user_status *us, const struct cpk_pending *p,
+		     const struct fleet_view *fv);
 void jdoc_history_add(struct json_object *arr, const char *stored_line);
+/* A user's own -S: the history (consumed) and the summary's host and age on arr's last object. */
+void jdoc_own_history(struct json_object *arr, struct json_object *history, const char *host,
+		      int64_t updated_at);
 void jdoc_list(const char *user, const struct cpk_credential_list *l);
 void jdoc_result_add(struct json_object *arr, const struct cpk_pool_result *r);
 /* -x: the user's object alone; --run-pending: {"users": [...], "exit": N}. */

@@ -139,14 +139,40 @@ jdoc_flagged(const char *user, const struct cpk_request *r)
 	json_object *o = json_object_new_object();
 
 	jset_str(o, "user", user);
-	json_object_object_add(o, "request", request_json(r));
+	json_object_object_add(o, "revocation", request_json(r));
 	jdoc_print(o);
 	json_object_put(o);
 }
 
+/* The fleet's side of one user's status, and how fresh this host's mirror is. */
+static json_object *
+fleet_json(const struct cpk_user_status *us, const struct cpk_pending *p,
+	   const struct fleet_view *fv)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "pending_in_fleet", json_object_new_boolean(p->fleet_revision > 0));
+	if (p->fleet_revision > 0)
+		jset_int(o, "fleet_revision", p->fleet_revision);
+	jset_str(o, "claimed_by", p->n > 0 && us->claimed_by[0] != '\0' ? us->claimed_by : NULL);
+	jset_str(o, "done_on", p->n == 0 && strcmp(us->state, "done") == 0 &&
+		 us->done_on[0] != '\0' ? us->done_on : NULL);
+	if (!fv->root)
+		return o;
+	if (fv->synced) {
+		jset_int(o, "last_sync_revision", fv->revision);
+		jset_int(o, "last_sync_age", fv->age);
+		json_object_object_add(o, "follow", json_object_new_boolean(fv->follow));
+	} else {
+		json_object_object_add(o, "last_sync_revision", NULL);
+	}
+	json_object_object_add(o, "stale", json_object_new_boolean(fv->stale));
+	return o;
+}
+
 void
 jdoc_status_add(json_object *arr, const char *user, const struct cpk_user_status *us,
-		const struct cpk_pending *p)
+		const struct cpk_pending *p, const struct fleet_view *fv)
 {
 	json_object *o = json_object_new_object(), *reqs;
 	size_t i;
@@ -160,10 +186,12 @@ jdoc_status_add(json_object *arr, const char *user, const struct cpk_user_status
 		reqs = json_object_new_array();
 		for (i = 0; i < p->n; i++)
 			json_object_array_add(reqs, request_json(&p->items[i]));
-		json_object_object_add(o, "requests", reqs);
+		json_object_object_add(o, "revocations", reqs);
 	} else if (us->at > 0) {
 		jset_time(o, "at", us->at);
 	}
+	if (fv != NULL && fv->on)
+		json_object_object_add(o, "fleet", fleet_json(us, p, fv));
 	if (us->corrupt[0] != '\0')
 		jset_str(o, "corrupt_file", us->corrupt);
 	if (p->n == 0 && us->warning[0] != '\0')
@@ -177,11 +205,34 @@ jdoc_status_add(json_object *arr, const char *user, const struct cpk_user_status
 void
 jdoc_history_add(json_object *arr, const char *stored_line)
 {
-	json_object *raw = json_tokener_parse(stored_line);
+	json_object *raw = json_tokener_parse(stored_line), *clean, *id;
 
 	/* the stored line may hold invalid UTF-8 or controls from a name */
-	json_object_array_add(arr, jclean(raw));
+	clean = jclean(raw);
+	/*
+	 * The file keeps "request" for our id (its format predates the
+	 * vocabulary); what the command shows calls it "revocation".
+	 */
+	if (json_object_is_type(clean, json_type_object) &&
+	    json_object_object_get_ex(clean, "request", &id)) {
+		json_object_object_add(clean, "revocation", json_object_get(id));
+		json_object_object_del(clean, "request");
+	}
+	json_object_array_add(arr, clean);
 	json_object_put(raw);
+}
+
+void
+jdoc_own_history(json_object *arr, json_object *history, const char *host, int64_t updated_at)
+{
+	json_object *o = json_object_array_get_idx(arr, json_object_array_length(arr) - 1);
+
+	if (o == NULL)
+		return;
+	json_object_object_add(o, "history", json_object_get(history));
+	jset_str(o, "host", host);
+	if (updated_at > 0)
+		jset_time(o, "updated_at", updated_at);
 }
 
 void

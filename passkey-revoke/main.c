@@ -185,55 +185,6 @@ cmd_discard(struct cmd *c, const char *user)
 
 /* ---- reading the state ---------------------------------------------------- */
 
-/* One user's status; 0, or CPK_USAGE. */
-static int
-user_status(struct cmd *c, struct cpk_store *st, const char *user, struct json_object *arr)
-{
-	struct cpk_pending p = { NULL, 0, 0 };
-	struct cpk_user_status us;
-	char err[CPK_ERR_LEN];
-	int rc = CPK_USAGE;
-
-	if (cpk_store_user_status(st, user, &us, &p, err, sizeof(err)) < 0) {
-		fail(CPK_USAGE, "%s", err);
-		goto out;
-	}
-	if (arr != NULL)
-		jdoc_status_add(arr, user, &us, &p);
-	else
-		text_status(user, &us);
-	rc = 0;
-out:
-	cpk_pending_free(&p);
-	return rc;
-}
-
-static int
-cmd_status(struct cmd *c)
-{
-	struct json_object *arr = c->o.json ? jdoc_array() : NULL;
-	struct cpk_store *st = NULL;
-	char **users = NULL, err[CPK_ERR_LEN];
-	int status = CPK_DONE;
-	size_t i;
-
-	if (cpk_admin_status_users(&c->admin, c->o.users, (size_t)c->o.n_users, c->o.all_users,
-				   &users, &st, err, sizeof(err)) < 0) {
-		status = fail(CPK_USAGE, "%s", err);
-		goto out;
-	}
-	for (i = 0; users != NULL && users[i] != NULL; i++)
-		if (user_status(c, st, users[i], arr) != 0)
-			status = CPK_USAGE;
-	if (arr != NULL)
-		jdoc_print(arr);
-out:
-	jdoc_free(arr);
-	cpk_argv_free(users);
-	cpk_store_close(st);
-	return status;
-}
-
 struct hist_ctx {
 	struct json_object *arr;
 	size_t n;
@@ -252,6 +203,85 @@ history_line(void *ctx, const char *json, const struct cpk_event *ev)
 	return 0;
 }
 
+
+/* fleet = etcd: state_dir/fleet-sync, as -S shows it. */
+static void
+fleet_view(const struct cmd *c, struct cpk_store *st, struct fleet_view *fv)
+{
+	struct cpk_fleet_mark m;
+	int rc;
+
+	memset(fv, 0, sizeof(*fv));
+	fv->on = c->cfg.fleet == CPK_FLEET_ETCD;
+	if (!fv->on)
+		return;
+	fv->root = true;
+	rc = st != NULL ? cpk_store_fleet_mark_read(st, &m) : 0;
+	fv->synced = rc == 1;
+	if (fv->synced) {
+		fv->revision = m.revision;
+		fv->age = cpk_now() - m.time;
+		if (fv->age < 0)
+			fv->age = 0;
+		fv->follow = m.follow;
+	}
+	fv->stale = !fv->synced || fv->age > CPK_FLEET_STALE_AFTER;
+}
+
+/* One user's status; 0, or CPK_USAGE. */
+static int
+user_status(struct cmd *c, struct cpk_store *st, const char *user, struct json_object *arr,
+	    const struct fleet_view *fv)
+{
+	struct cpk_pending p = { NULL, 0, 0 };
+	struct cpk_user_status us;
+	char err[CPK_ERR_LEN];
+	int rc = CPK_USAGE;
+
+	if (cpk_store_user_status(st, user, &us, &p, err, sizeof(err)) < 0) {
+		fail(CPK_USAGE, "%s", err);
+		goto out;
+	}
+	if (arr != NULL)
+		jdoc_status_add(arr, user, &us, &p, fv);
+	else
+		text_status(user, &us);
+	rc = 0;
+out:
+	cpk_pending_free(&p);
+	return rc;
+}
+
+static int
+cmd_status(struct cmd *c)
+{
+	struct json_object *arr = c->o.json ? jdoc_array() : NULL;
+	struct cpk_store *st = NULL;
+	struct fleet_view fv;
+	char **users = NULL, err[CPK_ERR_LEN];
+	int status = CPK_DONE;
+	size_t i;
+
+	if (cpk_admin_status_users(&c->admin, c->o.users, (size_t)c->o.n_users, c->o.all_users,
+				   &users, &st, err, sizeof(err)) < 0) {
+		status = fail(CPK_USAGE, "%s", err);
+		goto out;
+	}
+	fleet_view(c, st, &fv);
+	for (i = 0; users != NULL && users[i] != NULL; i++)
+		if (user_status(c, st, users[i], arr, &fv) != 0)
+			status = CPK_USAGE;
+	if (arr != NULL)
+		jdoc_print(arr);
+	else
+		text_fleet(&fv);
+out:
+	jdoc_free(arr);
+	cpk_argv_free(users);
+	cpk_store_close(st);
+	return status;
+}
+
 static int
 cmd_history(struct cmd *c, const char *user)
 {
@@ -260,6 +290,10 @@ cmd_history(struct cmd *c, const char *user)
 	char err[CPK_ERR_LEN];
 	int status = CPK_USAGE;
 
+	if (!c->is_root) {
+		jdoc_free(h.arr);
+		return cmd_own(&c->cfg, &c->admin, &c->o, user, false);
+	}
 	if (cpk_admin_check_reader(&c->admin, user, "read the history", err, sizeof(err)) < 0 ||
 	    cpk_admin_open(&c->admin, 0, true, &st, err, sizeof(err)) < 0 ||
 	    cpk_admin_check_known(st, user, err, sizeof(err)) < 0 ||
@@ -432,7 +466,8 @@ dispatch(struct cmd *c)
 	switch (c->o.mode) {
 	case M_FLAG: return check_user(u[0], true) ?: cmd_flag(c, u[0]);
 	case M_CANCEL: return check_user(u[0], false) ?: cmd_cancel(c, u[0]);
-	case M_STATUS: return cmd_status(c);
+	case M_STATUS: return c->is_root ? cmd_status(c) : cmd_own(&c->cfg, &c->admin, &c->o,
+								     c->actor, true);
 	case M_RUN: return check_user(u[0], true) ?: cmd_run(c, u, 1, false);
 	case M_RUN_PENDING: return cmd_run_pending(c);
 	case M_LIST: return check_user(u[0], true) ?: cmd_list(c, u[0]);

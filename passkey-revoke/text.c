@@ -54,7 +54,7 @@ text_flagged(const char *user, const struct cpk_request *r)
 	char what[300];
 
 	describe_target(r, what, sizeof(what));
-	printf("%s: revocation of %s flagged (%s); it runs at %s's next session, "
+	printf("%s: revocation of %s flagged (revocation=%s); it runs at %s's next session, "
 	       "or now with: " PROG " -x %s\n", user, what, r->id, user, user);
 }
 
@@ -84,7 +84,48 @@ text_status(const char *user, const struct cpk_user_status *us)
 		printf(" last_error=%s", SHOWN(a, us->last_failure));
 	if (strcmp(us->state, "pending") != 0 && us->warning[0] != '\0')
 		printf(" warning=%s", SHOWN(a, us->warning));
+	/* fleet = etcd: whose claim keeps it pending, where it was done */
+	if (strcmp(us->state, "pending") == 0 && us->claimed_by[0] != '\0')
+		printf(" claimed_by=%s", SHOWN(a, us->claimed_by));
+	if (strcmp(us->state, "done") == 0 && us->done_on[0] != '\0')
+		printf(" done_on=%s", SHOWN(a, us->done_on));
+	if (strcmp(us->state, "pending") == 0 && us->fleet_revision > 0)
+		printf(" fleet_revision=%lld", (long long)us->fleet_revision);
 	putchar('\n');
+}
+
+/* Minutes and seconds, as a person reads an age. */
+static void
+age_words(int64_t s, char *buf, size_t len)
+{
+	if (s < 120)
+		snprintf(buf, len, "%llds", (long long)s);
+	else if (s < 2 * 3600)
+		snprintf(buf, len, "%lldmin", (long long)(s / 60));
+	else
+		snprintf(buf, len, "%lldh", (long long)(s / 3600));
+}
+
+void
+text_fleet(const struct fleet_view *fv)
+{
+	char a[32], lim[32];
+
+	if (!fv->on || !fv->root)
+		return;
+	age_words(CPK_FLEET_STALE_AFTER, lim, sizeof(lim));
+	if (!fv->synced) {
+		printf("fleet: STALE: no sync has run on this host; its mirror of the fleet is "
+		       "empty (start passkey-revoke-sync.service, or run " PROG " --sync)\n");
+		return;
+	}
+	age_words(fv->age, a, sizeof(a));
+	if (fv->stale)
+		printf("fleet: STALE: the last sync (revision %lld) was %s ago, more than %s: "
+		       "is passkey-revoke-sync.service running?\n", (long long)fv->revision, a, lim);
+	else
+		printf("fleet: last sync at revision %lld, %s ago%s\n", (long long)fv->revision, a,
+		       fv->follow ? " (following)" : "");
 }
 
 /* A count of a history event: empty when the event has none (-1). */
@@ -105,14 +146,14 @@ text_history_event(const struct cpk_event *ev)
 	cpk_format_time(ev->time, t, sizeof(t));
 	cpk_audit_format(line, sizeof(line), ev->event, NULL,
 			 "credential", ev->credential, "name", ev->name,
-			 "request", ev->cognito_request, "selector", ev->selector,
+			 "cognito_request", ev->cognito_request, "selector", ev->selector,
 			 "deleted", num(d, sizeof(d), ev->deleted),
 			 "absent", num(a, sizeof(a), ev->absent),
 			 "failed", num(f, sizeof(f), ev->failed),
 			 "attempts", num(n, sizeof(n), ev->attempts),
 			 "error", ev->error, "detail", ev->detail,
 			 "actor", ev->actor, "reason", ev->reason, "run_by", ev->run_by,
-			 "revocation", ev->request, (const char *)NULL);
+			 "revocation", ev->request, "host", ev->host, (const char *)NULL);
 	printf("%s %s\n", t, line);
 }
 

@@ -14,7 +14,7 @@ mapfile -t ids < <(cli_ids alice)
 pr_out -a -r "lost laptop" alice
 cli_rc "flag -a alice" 0
 cli_check "pending file exists" test -f "$CLI_STATE/pending/alice"
-cli_check "state_dir is 0700 root" test "$(stat -c %a:%u "$CLI_STATE")" = 700:0
+cli_check "state_dir is 0711 root (search only: users reach summary/<user>)" test "$(stat -c %a:%u "$CLI_STATE")" = 711:0
 cli_check "pending file is 0600" test "$(stat -c %a "$CLI_STATE/pending/alice")" = 600
 cli_check "audit revocation_requested" cli_log_has 'passkey-revoke\[[0-9]+\]: pam_cognito_passkey\(passkey-revoke\): event=revocation_requested user=alice selector=all actor=root reason="lost laptop"'
 

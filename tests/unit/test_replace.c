@@ -122,6 +122,31 @@ START_TEST(wrong_owner_leaves_nothing)
 }
 END_TEST
 
+/* give: root hands the new file to a user (a summary), mode kept, content intact. */
+START_TEST(gives_the_file_away)
+{
+	struct cpk_replace how = { .mode = 0400, .owner = geteuid(), .max = 64, .newline = true,
+				   .give = true, .give_uid = 4321, .give_gid = 4322 };
+	char buf[64];
+	struct stat sb;
+
+	if (geteuid() != 0)
+		return;	/* fchown to another uid needs root */
+	ck_assert_msg(cpk_replace_file(dfd, "f", "mine", 4, &how, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(fstatat(dfd, "f", &sb, AT_SYMLINK_NOFOLLOW), 0);
+	ck_assert_uint_eq(sb.st_uid, 4321);
+	ck_assert_uint_eq(sb.st_gid, 4322);
+	ck_assert_uint_eq(sb.st_mode & 07777, 0400);
+	content("f", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "mine\n");
+	/* the next replace takes the user's file's place: a new inode, root's again first */
+	ck_assert_msg(cpk_replace_file(dfd, "f", "again", 5, &how, err, sizeof(err)) == 0, "%s", err);
+	content("f", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "again\n");
+	ck_assert_int_eq(entries(), 1);
+}
+END_TEST
+
 /* A fixed name is the caller's, under its lock: a leftover goes, a link is not followed. */
 START_TEST(fixed_temp_leftover)
 {
@@ -162,6 +187,7 @@ main(void)
 	tcase_add_test(tc, cap_refuses_before_anything);
 	tcase_add_test(tc, wrong_owner_leaves_nothing);
 	tcase_add_test(tc, fixed_temp_leftover);
+	tcase_add_test(tc, gives_the_file_away);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
