@@ -8,6 +8,7 @@
 #include "util.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,6 +225,19 @@ on_stream(char *ptr, size_t size, size_t nmemb, void *ud)
 	if (drain(s) < 0)
 		stream_stop(s, CPK_ETCD_ERROR);
 	return s->stop ? 0 : n;
+}
+
+int
+cpk_etcd__watch_feed(struct cpk_etcd *e, struct cpk_etcd_watch *w, const char *const *chunk,
+		     const size_t *len, size_t n, char *err, size_t errlen)
+{
+	struct stream s = { .e = e, .w = w, .err = err, .errlen = errlen };
+	size_t i;
+
+	for (i = 0; i < n && !s.stop; i++)
+		(void)on_stream((char *)(uintptr_t)chunk[i], 1, len[i], &s);
+	free(s.buf);
+	return s.stop ? s.outcome : CPK_ETCD_OK;
 }
 
 /* One endpoint: 1 when it could not be reached (try the next), else done. */
