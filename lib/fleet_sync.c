@@ -9,10 +9,12 @@
  * that is refused is reported naming the etcd key and skipped, and the
  * others go on.  A local copy that mirrors the fleet (fleet_revision > 0)
  * whose key has gone from etcd was completed or cancelled on another host:
- * it is removed, with a "completed" event whose detail says so (the
- * store's event list has no "removed by the fleet", and this host cannot
- * tell which of the two it was).  Files flagged here alone (fleet_revision
- * 0) are left alone.
+ * it is removed, with a "completed" event whose detail names the host
+ * that completed it when the fleet's history/<user>/ has its "completed"
+ * event ("completed on HOST"), and otherwise says it was completed or
+ * cancelled elsewhere (a cancel leaves no event; the store's event list
+ * has no "removed by the fleet").  Files flagged here alone
+ * (fleet_revision 0) are left alone.
  *
  * --follow then watches the prefix from the listing's revision + 1 and
  * applies each event the same way, resuming from the last revision seen
@@ -24,6 +26,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,13 +176,52 @@ out:
 	return a;
 }
 
-/* Lock held: the local copy of a request the fleet no longer has goes. */
+/*
+ * The host that completed request id, from the fleet's history of the
+ * user (hist, newest last): its "completed" event names the request.
+ * false when none does (cancelled, or the history was unreadable).  The
+ * values are untrusted: a host name that is not one is not believed.
+ */
+static bool
+completed_on(const struct cpk_etcd_kvs *hist, const char *id, char *host, size_t len)
+{
+	json_object *o, *v;
+	bool found = false;
+	size_t i;
+
+	for (i = hist->n; i > 0 && !found; i--) {
+		const struct cpk_etcd_kv *kv = &hist->kv[i - 1];
+
+		if (kv->value_len != strlen(kv->value) || (o = json_tokener_parse(kv->value)) == NULL)
+			continue;
+		if (json_object_is_type(o, json_type_object) &&
+		    json_object_object_get_ex(o, "event", &v) && json_object_is_type(v, json_type_string) &&
+		    strcmp(json_object_get_string(v), "completed") == 0 &&
+		    json_object_object_get_ex(o, "request", &v) && json_object_is_type(v, json_type_string) &&
+		    strcmp(json_object_get_string(v), id) == 0 &&
+		    json_object_object_get_ex(o, "host", &v) && json_object_is_type(v, json_type_string) &&
+		    cpk_host_name_valid(json_object_get_string(v))) {
+			snprintf(host, len, "%s", json_object_get_string(v));
+			found = true;
+		}
+		json_object_put(o);
+	}
+	return found;
+}
+
+/*
+ * Lock held: the local copy of a request the fleet no longer has goes.
+ * Its history event says which host completed it when the fleet's
+ * history tells (e may be NULL: it is not asked).
+ */
 static enum applied
-remove_local(const struct cpk_fleet_sync *s, const char *user, struct cpk_pending *local)
+remove_local(const struct cpk_fleet_sync *s, struct cpk_etcd *e, const char *user,
+	     struct cpk_pending *local)
 {
 	struct cpk_pending none = { NULL, 0, 0 };
+	struct cpk_etcd_kvs hist = { 0 };
 	struct cpk_event ev;
-	char why[CPK_ERR_LEN], sel[300];
+	char why[CPK_ERR_LEN], sel[300], key[CPK_ETCD_MAX_KEY], host[256], detail[300];
 	size_t i;
 
 	if (cpk_pending_save(s->st, user, &none, why, sizeof(why)) < 0) {
@@ -187,6 +229,10 @@ remove_local(const struct cpk_fleet_sync *s, const char *user, struct cpk_pendin
 			s->report(s->ctx, why);
 		return A_ERROR;
 	}
+	/* unreadable: the events just cannot say which host it was */
+	if (e != NULL && cpk_snprintf(key, sizeof(key), "history/%s/", user) == 0 &&
+	    cpk_etcd_get(e, key, true, 0, &hist, why, sizeof(why)) != CPK_ETCD_OK)
+		memset(&hist, 0, sizeof(hist));
 	for (i = 0; i < local->n; i++) {
 		memset(&ev, 0, sizeof(ev));
 		cpk_selector_describe(&local->items[i], sel, sizeof(sel));
@@ -195,13 +241,19 @@ remove_local(const struct cpk_fleet_sync *s, const char *user, struct cpk_pendin
 		ev.request = local->items[i].id;
 		ev.actor = local->items[i].actor;
 		ev.selector = sel;
-		ev.detail = "removed from the fleet: completed or cancelled on another host";
+		if (completed_on(&hist, local->items[i].id, host, sizeof(host))) {
+			snprintf(detail, sizeof(detail), "completed on %s", host);
+			ev.detail = detail;
+		} else {
+			ev.detail = "removed from the fleet: completed or cancelled on another host";
+		}
 		ev.deleted = ev.absent = ev.failed = ev.attempts = -1;
 		if (cpk_history_append(s->st, user, &ev, why, sizeof(why)) < 0 && s->report != NULL)
 			s->report(s->ctx, why);
 		cpk_audit(s->log, LOG_NOTICE, "fleet_synced", user, "action", "removed",
-			  "revocation", local->items[i].id, (const char *)NULL);
+			  "revocation", local->items[i].id, "detail", ev.detail, (const char *)NULL);
 	}
+	cpk_etcd_kvs_free(&hist);
 	return A_REMOVED;
 }
 
@@ -211,7 +263,7 @@ remove_local(const struct cpk_fleet_sync *s, const char *user, struct cpk_pendin
  * never a local-only file.
  */
 static enum applied
-apply_absent(const struct cpk_fleet_sync *s, const char *user, int64_t rev)
+apply_absent(const struct cpk_fleet_sync *s, struct cpk_etcd *e, const char *user, int64_t rev)
 {
 	struct cpk_pending local = { NULL, 0, 0 };
 	char why[CPK_ERR_LEN];
@@ -226,7 +278,7 @@ apply_absent(const struct cpk_fleet_sync *s, const char *user, int64_t rev)
 	/* a corrupt file (it does not parse) is the administrator's to resolve */
 	if (cpk_pending_load(s->st, user, &local, why, sizeof(why)) == 0 &&
 	    local.fleet_revision > 0 && local.fleet_revision < rev && local.n > 0)
-		a = remove_local(s, user, &local);
+		a = remove_local(s, e, user, &local);
 	cpk_pending_free(&local);
 	cpk_store_unlock(lockfd);
 	return a;
@@ -240,7 +292,7 @@ cmp_str(const void *a, const void *b)
 
 /* Every local mirror whose user is not among the fleet's (sorted) goes. */
 static int
-remove_gone(const struct cpk_fleet_sync *s, char **fleet, size_t nfleet,
+remove_gone(const struct cpk_fleet_sync *s, struct cpk_etcd *e, char **fleet, size_t nfleet,
 	    struct cpk_fleet_sync_stats *stats, char *err, size_t errlen)
 {
 	char **local = NULL;
@@ -250,7 +302,7 @@ remove_gone(const struct cpk_fleet_sync *s, char **fleet, size_t nfleet,
 		return CPK_ETCD_ERROR;
 	for (i = 0; i < n; i++)
 		if (bsearch(&local[i], fleet, nfleet, sizeof(*fleet), cmp_str) == NULL)
-			count(stats, apply_absent(s, local[i], stats->revision + 1));
+			count(stats, apply_absent(s, e, local[i], stats->revision + 1));
 	cpk_argv_free(local);
 	return CPK_ETCD_OK;
 }
@@ -296,7 +348,7 @@ cpk_fleet_sync_once(const struct cpk_fleet_sync *s, struct cpk_etcd *e,
 		count(stats, apply_put(s, e, kvs.kv[i].key, kvs.kv[i].mod_revision, NULL, 0));
 	}
 	qsort(users, n, sizeof(*users), cmp_str);
-	rc = remove_gone(s, users, n, stats, err, errlen);
+	rc = remove_gone(s, e, users, n, stats, err, errlen);
 out:
 	free(users);
 	cpk_etcd_kvs_free(&kvs);
@@ -321,7 +373,7 @@ on_event(void *arg, const struct cpk_etcd_event *ev)
 		count(f->stats, apply_put(f->s, f->e, ev->kv->key, ev->kv->mod_revision,
 					  ev->kv->value, ev->kv->value_len));
 	else if ((user = key_user(ev->kv->key)) != NULL)
-		count(f->stats, apply_absent(f->s, user, ev->kv->mod_revision));
+		count(f->stats, apply_absent(f->s, f->e, user, ev->kv->mod_revision));
 	return *f->s->stop ? 1 : 0;
 }
 
@@ -390,10 +442,17 @@ int
 cpk_fleet_follow(const struct cpk_fleet_sync *s, struct cpk_etcd *e,
 		 struct cpk_fleet_sync_stats *stats, char *err, size_t errlen)
 {
-	struct follow f = { s, e, stats };
+	/*
+	 * The callbacks read etcd (a removed request's history) while the
+	 * watch holds e's handle: they get one of their own (none: the
+	 * history just cannot name the host).
+	 */
+	char why[CPK_ERR_LEN];
+	struct cpk_etcd *reader = cpk_etcd_open(s->cfg, why, sizeof(why));
+	struct follow f = { s, reader, stats };
 	struct cpk_etcd_watch w;
 	int64_t rev = stats->revision, failed_at = -1;
-	char why[CPK_ERR_LEN], msg[CPK_ERR_LEN + 64];
+	char msg[CPK_ERR_LEN + 64];
 	bool full = false, down = false;
 	int rc;
 
@@ -439,5 +498,6 @@ cpk_fleet_follow(const struct cpk_fleet_sync *s, struct cpk_etcd *e,
 		say_down(s, &down, msg);
 		pause_a_second(s);
 	}
+	cpk_etcd_close(reader);
 	return CPK_ETCD_OK;
 }
