@@ -16,8 +16,9 @@ one answer a line on stdout, "ok TEXT" or "err TEXT".
                                    USER's passkeys and deleted exactly CREDs
   ["field", FILE, USER, NAME]      NAME of USER's entry in FILE (the output
                                    of passkey-revoke -S USER --json)
-  ["events", FILE, CRED, HOST?]    "deleted" events naming CRED (by HOST)
-                                   among FILE's lines (etcd's history values)
+  ["events", FILE, CRED, HOST?, EVENT?]  EVENT ("deleted") events naming
+                                   CRED (by HOST) among FILE's lines (etcd's
+                                   history values)
   ["leader", FILE, ENDPOINTS]      the 1-based index of the leader in
                                    FILE (etcdctl endpoint status -w json)
   ["etcd_put", URL, KEY, FILE]    FILE's bytes put under KEY through etcd's
@@ -88,7 +89,7 @@ def field(path, user, name):
     return ""
 
 
-def events(path, cred, host=""):
+def events(path, cred, host="", event="deleted"):
     n = 0
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
@@ -99,7 +100,7 @@ def events(path, cred, host=""):
                 ev = json.loads(line)
             except ValueError:
                 continue
-            if ev.get("credential") == cred and ev.get("event") == "deleted" and \
+            if ev.get("credential") == cred and ev.get("event") == event and \
                     (not host or ev.get("host") == host):
                 n += 1
     return n
