@@ -63,4 +63,21 @@ int cpk_etcd__parse_kvs(const struct cpk_etcd *e, json_object *o, struct cpk_etc
 			char *err, size_t errlen);
 void cpk_etcd__kv_free(struct cpk_etcd_kv *kv);
 
+/*
+ * The answers' parsers, apart from the transport (and for tests/fuzz): a
+ * RangeResponse (alone, or inside a txn) appended to out; a TxnResponse,
+ * whose GETs' kvs go to r->kvs (name: the key, for errors).
+ */
+int cpk_etcd__parse_range(const struct cpk_etcd *e, json_object *o, struct cpk_etcd_kvs *out,
+			  char *err, size_t errlen);
+int cpk_etcd__parse_txn(const struct cpk_etcd *e, json_object *reply, struct cpk_etcd_txn_result *r,
+			const char *name, char *err, size_t errlen);
+/*
+ * A watch stream's bytes, in the n chunks curl would hand over, through
+ * the same framing, caps and callbacks as cpk_etcd_watch (tests/fuzz).
+ * The stream's outcome, or CPK_ETCD_OK when it did not stop.
+ */
+int cpk_etcd__watch_feed(struct cpk_etcd *e, struct cpk_etcd_watch *w, const char *const *chunk,
+			 const size_t *len, size_t n, char *err, size_t errlen);
+
 #endif

@@ -68,9 +68,8 @@ range_request(const struct cpk_etcd *e, const char *key, bool prefix, int64_t li
 	return req;
 }
 
-/* A RangeResponse (alone, or inside a txn) into out. */
-static int
-parse_range(const struct cpk_etcd *e, json_object *o, struct cpk_etcd_kvs *out,
+int
+cpk_etcd__parse_range(const struct cpk_etcd *e, json_object *o, struct cpk_etcd_kvs *out,
 	    char *err, size_t errlen)
 {
 	json_object *more;
@@ -103,7 +102,7 @@ range(struct cpk_etcd *e, const char *key, bool prefix, int64_t limit, bool keys
 	}
 	if ((rc = call(e, "/v3/kv/range", req, &reply, &out->revision, name, err, errlen)) != 0)
 		goto out;
-	rc = parse_range(e, reply, out, err, errlen);
+	rc = cpk_etcd__parse_range(e, reply, out, err, errlen);
 out:
 	if (rc != CPK_ETCD_OK)
 		cpk_etcd_kvs_free(out);
@@ -286,9 +285,8 @@ txn_request(const struct cpk_etcd *e, const struct cpk_etcd_txn *t)
 	return req;
 }
 
-/* The branch's responses: what its GETs found goes to r->kvs. */
-static int
-parse_txn(const struct cpk_etcd *e, json_object *reply, struct cpk_etcd_txn_result *r,
+int
+cpk_etcd__parse_txn(const struct cpk_etcd *e, json_object *reply, struct cpk_etcd_txn_result *r,
 	  const char *name, char *err, size_t errlen)
 {
 	json_object *ok = NULL, *resps = NULL, *item, *range;
@@ -315,7 +313,7 @@ parse_txn(const struct cpk_etcd *e, json_object *reply, struct cpk_etcd_txn_resu
 			return CPK_ETCD_ERROR;
 		}
 		if (json_object_object_get_ex(item, "response_range", &range) &&
-		    parse_range(e, range, &r->kvs, err, errlen) != CPK_ETCD_OK)
+		    cpk_etcd__parse_range(e, range, &r->kvs, err, errlen) != CPK_ETCD_OK)
 			return CPK_ETCD_ERROR;
 	}
 	return CPK_ETCD_OK;
@@ -338,7 +336,7 @@ cpk_etcd_txn(struct cpk_etcd *e, const struct cpk_etcd_txn *t, struct cpk_etcd_t
 	}
 	if ((rc = call(e, "/v3/kv/txn", req, &reply, &r->revision, name, err, errlen)) != 0)
 		goto out;
-	rc = parse_txn(e, reply, r, name, err, errlen);
+	rc = cpk_etcd__parse_txn(e, reply, r, name, err, errlen);
 	r->kvs.revision = r->revision;
 out:
 	if (rc != CPK_ETCD_OK)

@@ -8,6 +8,7 @@
 #include "util.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,14 @@ struct stream {
 	struct cpk_etcd_watch *w;
 	char *buf;
 	size_t len;
+	/*
+	 * The message at the head of buf, parsed as it arrives: the tokener
+	 * has seen buf[0, fed).  Each byte is parsed once, not once per
+	 * chunk: a 4 MiB message in curl's 16 KiB pieces, or a hostile one
+	 * a byte at a time, would otherwise be re-read from its start.
+	 */
+	json_tokener *tok;
+	size_t fed;
 	bool created;		/* etcd accepted the watch */
 	int outcome;		/* set when the stream is to stop */
 	bool stop;
@@ -162,27 +171,46 @@ on_message(struct stream *s, json_object *msg)
 	}
 }
 
+static bool
+blank(char c)
+{
+	return c == ' ' || c == '\r' || c == '\n' || c == '\t';
+}
+
+/* The first n bytes of buf are done with. */
+static void
+consume(struct stream *s, size_t n)
+{
+	memmove(s->buf, s->buf + n, s->len - n);
+	s->len -= n;
+}
+
 /* Parse every complete message at the head of the buffer. */
 static int
 drain(struct stream *s)
 {
-	json_tokener *tok = NULL;
 	json_object *msg;
-	size_t start = 0, end;
-	int rc = 0;
+	size_t skip, end;
 
 	while (!s->stop) {
-		while (start < s->len && strchr(" \r\n\t", s->buf[start]) != NULL)
-			start++;
-		if (start == s->len)
+		if (s->fed == 0) {
+			/* between messages */
+			for (skip = 0; skip < s->len && blank(s->buf[skip]); skip++)
+				;
+			consume(s, skip);
+		}
+		if (s->fed == s->len)
 			break;
-		if (tok == NULL && (tok = json_tokener_new_ex(16)) == NULL)
+		if (s->tok == NULL && (s->tok = json_tokener_new_ex(16)) == NULL)
 			return -1;
-		json_tokener_reset(tok);
-		msg = json_tokener_parse_ex(tok, s->buf + start, (int)(s->len - start));
-		if (msg == NULL && json_tokener_get_error(tok) == json_tokener_continue)
+		msg = json_tokener_parse_ex(s->tok, s->buf + s->fed, (int)(s->len - s->fed));
+		if (msg == NULL && json_tokener_get_error(s->tok) == json_tokener_continue) {
+			s->fed = s->len;
 			break;
-		end = start + json_tokener_get_parse_end(tok);
+		}
+		end = s->fed + json_tokener_get_parse_end(s->tok);
+		json_tokener_reset(s->tok);
+		s->fed = 0;
 		if (msg == NULL || !json_object_is_type(msg, json_type_object)) {
 			json_object_put(msg);
 			snprintf(s->err, s->errlen, "etcd watch: a message that is not a JSON object");
@@ -191,13 +219,18 @@ drain(struct stream *s)
 		}
 		on_message(s, msg);
 		json_object_put(msg);
-		start = end;
+		consume(s, end);
 	}
-	memmove(s->buf, s->buf + start, s->len - start);
-	s->len -= start;
-	if (tok != NULL)
-		json_tokener_free(tok);
-	return rc;
+	return 0;
+}
+
+/* What a stream leaves behind. */
+static void
+stream_free(struct stream *s)
+{
+	free(s->buf);
+	if (s->tok != NULL)
+		json_tokener_free(s->tok);
 }
 
 static size_t
@@ -224,6 +257,19 @@ on_stream(char *ptr, size_t size, size_t nmemb, void *ud)
 	if (drain(s) < 0)
 		stream_stop(s, CPK_ETCD_ERROR);
 	return s->stop ? 0 : n;
+}
+
+int
+cpk_etcd__watch_feed(struct cpk_etcd *e, struct cpk_etcd_watch *w, const char *const *chunk,
+		     const size_t *len, size_t n, char *err, size_t errlen)
+{
+	struct stream s = { .e = e, .w = w, .err = err, .errlen = errlen };
+	size_t i;
+
+	for (i = 0; i < n && !s.stop; i++)
+		(void)on_stream((char *)(uintptr_t)chunk[i], 1, len[i], &s);
+	stream_free(&s);
+	return s.stop ? s.outcome : CPK_ETCD_OK;
 }
 
 /* One endpoint: 1 when it could not be reached (try the next), else done. */
@@ -287,12 +333,17 @@ cpk_etcd_watch(struct cpk_etcd *e, struct cpk_etcd_watch *w, char *err, size_t e
 	for (i = 0; i < e->eps.n; i++) {
 		ep = (e->current + i) % e->eps.n;
 		snprintf(url, sizeof(url), "%s/v3/watch", e->eps.url[ep]);
+		/* nothing of another endpoint's stream is carried over */
+		s.len = 0;
+		s.fed = 0;
+		if (s.tok != NULL)
+			json_tokener_reset(s.tok);
 		if (watch_one(&s, url, body) == 0) {
 			e->current = ep;
 			break;
 		}
 	}
-	free(s.buf);
+	stream_free(&s);
 	json_object_put(req);
 	return s.outcome;
 }

@@ -309,9 +309,8 @@ json_history(json_object *doc, const char *user, struct cpk_fleet_outcome *o)
 	return 0;
 }
 
-/* A queued outcome, as untrusted as anything read back: checked whole. */
-static int
-outcome_parse(const char *buf, const char *user, struct cpk_fleet_outcome *o)
+int
+cpk_fleet_outcome_parse(const char *buf, const char *user, struct cpk_fleet_outcome *o)
 {
 	json_object *doc = json_tokener_parse(buf), *u, *b;
 	int rc = -1;
@@ -464,7 +463,7 @@ flush_one(struct cpk_etcd *e, struct cpk_store *st, int fd, const char *name,
 		cpk_logmsg(log, LOG_ERR, "%s/outbox/%s: %s; left queued", cpk_store_path(st), name, why);
 		goto out;
 	}
-	if (outcome_parse(buf, user, &o) < 0) {
+	if (cpk_fleet_outcome_parse(buf, user, &o) < 0) {
 		cpk_logmsg(log, LOG_ERR, "%s/outbox/%s: not a queued outcome; left as it is",
 			   cpk_store_path(st), name);
 		goto out;

@@ -62,6 +62,13 @@ int cpk_fleet_outbox_queue(struct cpk_store *st, const struct cpk_fleet_outcome 
 			   char *err, size_t errlen);
 
 /*
+ * A queue file's text for user (untrusted, as anything read back: checked
+ * whole; history keys must be below history/<user>/).  0, or -1 with o
+ * emptied.  Free with cpk_fleet_outcome_free.  For the flush and tests/fuzz.
+ */
+int cpk_fleet_outcome_parse(const char *buf, const char *user, struct cpk_fleet_outcome *o);
+
+/*
  * Replay every queued outcome (only user's, when user is not NULL), oldest
  * first, as cpk_fleet_outcome_write does, and remove each file only after
  * etcd accepted it.  Replaying edits etcd state only (never Cognito) and

@@ -26,7 +26,7 @@
 #include "util.h"
 
 #include <errno.h>
-#include <json.h>
+#include <json-c/json.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,7 +209,11 @@ completed_on(const struct cpk_etcd_kvs *hist, const char *id, char *host, size_t
 	return found;
 }
 
-/* Lock held: the local copy of a request the fleet no longer has goes. */
+/*
+ * Lock held: the local copy of a request the fleet no longer has goes.
+ * Its history event says which host completed it when the fleet's
+ * history tells (e may be NULL: it is not asked).
+ */
 static enum applied
 remove_local(const struct cpk_fleet_sync *s, struct cpk_etcd *e, const char *user,
 	     struct cpk_pending *local)
@@ -217,7 +221,7 @@ remove_local(const struct cpk_fleet_sync *s, struct cpk_etcd *e, const char *use
 	struct cpk_pending none = { NULL, 0, 0 };
 	struct cpk_etcd_kvs hist = { 0 };
 	struct cpk_event ev;
-	char why[CPK_ERR_LEN], sel[300], key[300], host[72], detail[128];
+	char why[CPK_ERR_LEN], sel[300], key[CPK_ETCD_MAX_KEY], host[256], detail[300];
 	size_t i;
 
 	if (cpk_pending_save(s->st, user, &none, why, sizeof(why)) < 0) {
@@ -225,10 +229,10 @@ remove_local(const struct cpk_fleet_sync *s, struct cpk_etcd *e, const char *use
 			s->report(s->ctx, why);
 		return A_ERROR;
 	}
-	/* who did it: one read; without it the event says less, nothing more */
-	snprintf(key, sizeof(key), "history/%s/", user);
-	if (cpk_etcd_get(e, key, true, 0, &hist, why, sizeof(why)) != CPK_ETCD_OK)
-		hist.n = 0;
+	/* unreadable: the events just cannot say which host it was */
+	if (e != NULL && cpk_snprintf(key, sizeof(key), "history/%s/", user) == 0 &&
+	    cpk_etcd_get(e, key, true, 0, &hist, why, sizeof(why)) != CPK_ETCD_OK)
+		memset(&hist, 0, sizeof(hist));
 	for (i = 0; i < local->n; i++) {
 		memset(&ev, 0, sizeof(ev));
 		cpk_selector_describe(&local->items[i], sel, sizeof(sel));
@@ -247,7 +251,8 @@ remove_local(const struct cpk_fleet_sync *s, struct cpk_etcd *e, const char *use
 		if (cpk_history_append(s->st, user, &ev, why, sizeof(why)) < 0 && s->report != NULL)
 			s->report(s->ctx, why);
 		cpk_audit(s->log, LOG_NOTICE, "fleet_synced", user, "action", "removed",
-			  "revocation", local->items[i].id, "host", ev.host, (const char *)NULL);
+			  "revocation", local->items[i].id, "detail", ev.detail, "host", ev.host,
+			  (const char *)NULL);
 	}
 	cpk_etcd_kvs_free(&hist);
 	return A_REMOVED;
@@ -451,10 +456,17 @@ int
 cpk_fleet_follow(const struct cpk_fleet_sync *s, struct cpk_etcd *e,
 		 struct cpk_fleet_sync_stats *stats, char *err, size_t errlen)
 {
-	struct follow f = { s, e, stats };
+	/*
+	 * The callbacks read etcd (a removed request's history) while the
+	 * watch holds e's handle: they get one of their own (none: the
+	 * history just cannot name the host).
+	 */
+	char why[CPK_ERR_LEN];
+	struct cpk_etcd *reader = cpk_etcd_open(s->cfg, why, sizeof(why));
+	struct follow f = { s, reader, stats };
 	struct cpk_etcd_watch w;
 	int64_t rev = stats->revision, failed_at = -1, marked_rev = -1, marked_at = 0;
-	char why[CPK_ERR_LEN], msg[CPK_ERR_LEN + 64];
+	char msg[CPK_ERR_LEN + 64];
 	bool full = false, down = false;
 	int rc;
 
@@ -506,5 +518,6 @@ cpk_fleet_follow(const struct cpk_fleet_sync *s, struct cpk_etcd *e,
 		say_down(s, &down, msg);
 		pause_a_second(s);
 	}
+	cpk_etcd_close(reader);
 	return CPK_ETCD_OK;
 }

@@ -8,8 +8,11 @@
 #                              under DIR; waits until every member says it is
 #                              ready; sets ETCD_ENDPOINTS (comma-separated)
 #   etcd_stop                  stops the members this shell started
+#   etcd_member_stop I [SIG]   member mI stopped (TERM, or KILL for a crash)
+#   etcd_member_start I        member mI started again with its data
 #   etcd_ctl ARGS...           etcdctl against the cluster, with the client cert
 #
+# CPK_ETCD_MAX_REQUEST_BYTES: the members' --max-request-bytes (default 8 MiB).
 # Everything lives under DIR and on ports the kernel hands out, so several
 # copies of the suite can run side by side.
 ETCD_PIDS=""
@@ -67,6 +70,31 @@ etcd_wait_line() {
 	return $found
 }
 
+# etcd__member DIR I: run member I (its ports and the cluster in DIR) in
+# the background, its log appended to DIR/mI/log; a data dir that exists
+# makes it the same member again (etcd then ignores the initial-cluster flags).
+etcd__member() {
+	local d=$1 i=$2 name=m$2 client peer
+	client=$(cat "$d/m$i/client_port")
+	peer=$(cat "$d/m$i/peer_port")
+	mkdir -p "$d/$name"
+	chmod 0700 "$d/$name"
+	etcd --name "$name" --data-dir "$d/$name/data" \
+		--listen-client-urls "https://127.0.0.1:$client" \
+		--advertise-client-urls "https://127.0.0.1:$client" \
+		--listen-peer-urls "https://127.0.0.1:$peer" \
+		--initial-advertise-peer-urls "https://127.0.0.1:$peer" \
+		--initial-cluster "$(cat "$d/cluster")" --initial-cluster-state new \
+		--initial-cluster-token "$(cat "$d/token")" \
+		--client-cert-auth --trusted-ca-file "$d/ca.pem" \
+		--cert-file "$d/server.pem" --key-file "$d/server.key" \
+		--peer-client-cert-auth --peer-trusted-ca-file "$d/ca.pem" \
+		--peer-cert-file "$d/server.pem" --peer-key-file "$d/server.key" \
+		--max-request-bytes "${CPK_ETCD_MAX_REQUEST_BYTES:-8388608}" \
+		>>"$d/$name/log" 2>&1 &
+	echo "$!" >"$d/$name/pid"
+}
+
 etcd_start() {
 	local d=$1 n=$2 i ports cluster="" name pid tries token
 	for tries in 1 2 3; do
@@ -76,28 +104,18 @@ etcd_start() {
 		for i in $(seq 1 "$n"); do
 			cluster="$cluster${cluster:+,}m$i=https://127.0.0.1:${ports[$((2 * i - 1))]}"
 		done
+		echo "$cluster" >"$d/cluster"
+		echo "$token" >"$d/token"
 		ETCD_ENDPOINTS=""
 		ETCD_PIDS=""
 		for i in $(seq 1 "$n"); do
 			name=m$i
 			rm -rf "$d/$name"
 			mkdir -p "$d/$name"
-			chmod 0700 "$d/$name"
-			etcd --name "$name" --data-dir "$d/$name/data" \
-				--listen-client-urls "https://127.0.0.1:${ports[$((2 * i - 2))]}" \
-				--advertise-client-urls "https://127.0.0.1:${ports[$((2 * i - 2))]}" \
-				--listen-peer-urls "https://127.0.0.1:${ports[$((2 * i - 1))]}" \
-				--initial-advertise-peer-urls "https://127.0.0.1:${ports[$((2 * i - 1))]}" \
-				--initial-cluster "$cluster" --initial-cluster-state new \
-				--initial-cluster-token "$token" \
-				--client-cert-auth --trusted-ca-file "$d/ca.pem" \
-				--cert-file "$d/server.pem" --key-file "$d/server.key" \
-				--peer-client-cert-auth --peer-trusted-ca-file "$d/ca.pem" \
-				--peer-cert-file "$d/server.pem" --peer-key-file "$d/server.key" \
-				--max-request-bytes 8388608 \
-				>"$d/$name/log" 2>&1 &
-			pid=$!
-			echo "$pid" >"$d/$name/pid"
+			echo "${ports[$((2 * i - 2))]}" >"$d/$name/client_port"
+			echo "${ports[$((2 * i - 1))]}" >"$d/$name/peer_port"
+			etcd__member "$d" "$i"
+			pid=$(cat "$d/$name/pid")
 			ETCD_PIDS="$ETCD_PIDS $pid"
 			ETCD_ENDPOINTS="$ETCD_ENDPOINTS${ETCD_ENDPOINTS:+,}https://127.0.0.1:${ports[$((2 * i - 2))]}"
 		done
@@ -118,6 +136,42 @@ etcd_start() {
 	echo "etcd did not start; its logs:" >&2
 	tail -n 20 "$d"/m*/log >&2
 	etcd_stop
+	return 1
+}
+
+# etcd_member_stop I [SIGNAL]: member I of the cluster etcd_start made
+# stopped (TERM by default; KILL for a crash) and reaped.
+etcd_member_stop() {
+	local i=$1 sig=${2:-TERM} pid
+	pid=$(cat "$ETCD_DIR/m$i/pid")
+	kill -"$sig" "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+# etcd_member_start I: member I again, with its data; waits until it says
+# it serves (a member without quorum says so only once it has one).
+etcd_member_start() {
+	local i=$1 old new p pids=""
+	old=$(cat "$ETCD_DIR/m$i/pid")
+	echo "---- restart" >>"$ETCD_DIR/m$i/log"
+	local from=$(($(wc -l <"$ETCD_DIR/m$i/log") + 1))
+	etcd__member "$ETCD_DIR" "$i"
+	new=$(cat "$ETCD_DIR/m$i/pid")
+	for p in $ETCD_PIDS; do
+		[ "$p" = "$old" ] || pids="$pids $p"
+	done
+	ETCD_PIDS="$pids $new"
+	etcd__wait_from "$ETCD_DIR/m$i/log" "$from" "ready to serve client requests" "$new" 90
+}
+
+# etcd__wait_from FILE LINE_NO TEXT PID [SECONDS]: TEXT at or after LINE_NO.
+etcd__wait_from() {
+	local file=$1 from=$2 text=$3 pid=$4 limit=$((SECONDS + ${5:-60}))
+	while [ "$SECONDS" -lt "$limit" ]; do
+		tail -n +"$from" "$file" 2>/dev/null | grep -qF -- "$text" && return 0
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.2
+	done
 	return 1
 }
 
