@@ -102,6 +102,7 @@ cpk_etcd__setopts(struct cpk_etcd *e, const char *url)
 	CURLcode rc = CURLE_OK;
 
 	curl_easy_reset(h);
+	e->requests++;
 #define SET(opt, val) do { if (rc == CURLE_OK) rc = curl_easy_setopt(h, opt, val); } while (0)
 	SET(CURLOPT_ERRORBUFFER, e->errbuf);
 	SET(CURLOPT_URL, url);

@@ -65,7 +65,10 @@ struct cpk_etcd_cmp {
 	int64_t revision;
 };
 
-enum cpk_etcd_op_type { CPK_ETCD_PUT, CPK_ETCD_DELETE, CPK_ETCD_GET };
+/* CPK_ETCD_TXN: a nested txn (etcd >= 3.3), for an op under its own compare. */
+enum cpk_etcd_op_type { CPK_ETCD_PUT, CPK_ETCD_DELETE, CPK_ETCD_GET, CPK_ETCD_TXN };
+
+struct cpk_etcd_txn;
 
 struct cpk_etcd_op {
 	enum cpk_etcd_op_type type;
@@ -73,6 +76,7 @@ struct cpk_etcd_op {
 	const char *value;	/* PUT */
 	size_t value_len;
 	int64_t lease;		/* PUT, 0: none */
+	const struct cpk_etcd_txn *txn;	/* TXN; its GETs' answers are not returned */
 };
 
 struct cpk_etcd_txn {

@@ -207,6 +207,8 @@ txn_compare(const struct cpk_etcd *e, const struct cpk_etcd_cmp *c)
 	return o;
 }
 
+static json_object *txn_request(const struct cpk_etcd *e, const struct cpk_etcd_txn *t);
+
 static json_object *
 txn_op(const struct cpk_etcd *e, const struct cpk_etcd_op *op)
 {
@@ -226,6 +228,10 @@ txn_op(const struct cpk_etcd *e, const struct cpk_etcd_op *op)
 		break;
 	case CPK_ETCD_GET:
 		inner = range_request(e, op->key, false, 0, false);
+		break;
+	case CPK_ETCD_TXN:
+		field = "request_txn";
+		inner = op->txn != NULL ? txn_request(e, op->txn) : NULL;
 		break;
 	}
 	if (inner == NULL || json_object_object_add(o, field, inner) != 0) {
@@ -330,7 +336,8 @@ cpk_etcd_txn(struct cpk_etcd *e, const struct cpk_etcd_txn *t, struct cpk_etcd_t
 	int rc = CPK_ETCD_ERROR;
 
 	memset(r, 0, sizeof(*r));
-	cpk_etcd__name(e, t->ncmp > 0 ? t->cmp[0].key : t->nsuccess > 0 ? t->success[0].key : "",
+	cpk_etcd__name(e, t->ncmp > 0 ? t->cmp[0].key :
+		       t->nsuccess > 0 && t->success[0].key != NULL ? t->success[0].key : "",
 		       name, sizeof(name));
 	if ((req = txn_request(e, t)) == NULL) {
 		snprintf(err, errlen, "%s: a key or value too long, or out of memory", name);

@@ -104,7 +104,7 @@ write_doc(struct cpk_etcd *e, const char *user, const char *key, const struct cp
 {
 	struct cpk_etcd_cmp cmp = { key, mod == 0 ? CPK_ETCD_CREATE_REVISION :
 				    CPK_ETCD_MOD_REVISION, mod };
-	struct cpk_etcd_op op = { p->n == 0 ? CPK_ETCD_DELETE : CPK_ETCD_PUT, key, NULL, 0, 0 };
+	struct cpk_etcd_op op = { p->n == 0 ? CPK_ETCD_DELETE : CPK_ETCD_PUT, key, NULL, 0, 0, NULL };
 	struct cpk_etcd_txn t = { &cmp, 1, &op, 1, NULL, 0 };
 	char *text = NULL;
 	int rc;

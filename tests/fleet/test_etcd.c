@@ -126,8 +126,8 @@ static int
 claim(struct cpk_etcd *e, const char *key, const char *who, struct cpk_etcd_txn_result *r)
 {
 	struct cpk_etcd_cmp cmp = { key, CPK_ETCD_CREATE_REVISION, 0 };
-	struct cpk_etcd_op ok = { CPK_ETCD_PUT, key, who, strlen(who), 0 };
-	struct cpk_etcd_op ko = { CPK_ETCD_GET, key, NULL, 0, 0 };
+	struct cpk_etcd_op ok = { CPK_ETCD_PUT, key, who, strlen(who), 0, NULL };
+	struct cpk_etcd_op ko = { CPK_ETCD_GET, key, NULL, 0, 0, NULL };
 	struct cpk_etcd_txn t = { &cmp, 1, &ok, 1, &ko, 1 };
 
 	return cpk_etcd_txn(e, &t, r, err, sizeof(err));
@@ -157,8 +157,8 @@ START_TEST(txn_mod_revision)
 	struct cpk_etcd *e = client("/t-mod/");
 	struct cpk_etcd_txn_result r;
 	struct cpk_etcd_cmp cmp = { "pending/bob", CPK_ETCD_MOD_REVISION, 0 };
-	struct cpk_etcd_op del = { CPK_ETCD_DELETE, "pending/bob", NULL, 0, 0 };
-	struct cpk_etcd_op hist = { CPK_ETCD_PUT, "history/bob/1", "done", 4, 0 };
+	struct cpk_etcd_op del = { CPK_ETCD_DELETE, "pending/bob", NULL, 0, 0, NULL };
+	struct cpk_etcd_op hist = { CPK_ETCD_PUT, "history/bob/1", "done", 4, 0, NULL };
 	struct cpk_etcd_op ops[2] = { del, hist };
 	struct cpk_etcd_txn t = { &cmp, 1, ops, 2, NULL, 0 };
 	struct cpk_etcd_kvs kvs;
