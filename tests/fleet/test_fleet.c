@@ -3,7 +3,8 @@
  * lib/fleet.c's claim against the real etcd that etcd.test starts:
  * once per user fleet-wide, the holder named, released by lease revoke or
  * by the outcome's txn (only if still ours), expired with a dead host's
- * lease, hostile claims not trusted.
+ * lease, hostile claims not trusted; lib/fleet_publish.c's flag in one
+ * request when the user has nothing pending.
  * Environment as test_etcd.c's.
  */
 #include <check.h>
@@ -307,7 +308,8 @@ START_TEST(publish_refuses_corrupt)
 		ck_assert_int_eq(cpk_fleet_publish(e, "alice", add_one, &r, &after, err,
 						   sizeof(err)), CPK_ETCD_ERROR);
 		ck_assert_msg(strstr(err, "/f-pubbad/pending/alice does not hold") != NULL, "%s", err);
-		ck_assert_int_eq(r.calls, 0);
+		/* the first change is made to "absent", before anything is read */
+		ck_assert_int_eq(r.calls, 1);
 		/* never written over */
 		ck_assert_int_eq(cpk_etcd_get(e, "pending/alice", false, 0, &kvs, err, sizeof(err)), 0);
 		ck_assert_str_eq(kvs.kv[0].value, values[i]);
@@ -315,6 +317,38 @@ START_TEST(publish_refuses_corrupt)
 	}
 	ck_assert_int_eq(cpk_fleet_publish(e, "../x", add_one, &r, &after, err, sizeof(err)),
 			 CPK_ETCD_ERROR);
+	cpk_etcd_close(e);
+}
+END_TEST
+
+/* Absent: one txn, no read; present: one more txn, still no separate read. */
+START_TEST(publish_requests)
+{
+	struct cpk_etcd *e = client("/f-pubn/");
+	struct race r = { 0 };
+	struct cpk_pending after;
+	unsigned long before;
+
+	before = e->requests;
+	ck_assert_msg(cpk_fleet_publish(e, "alice", add_one, &r, &after, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_uint_eq(e->requests - before, 1);
+	ck_assert_uint_eq(after.n, 1);
+	cpk_pending_free(&after);
+
+	before = e->requests;
+	ck_assert_msg(cpk_fleet_publish(e, "alice", add_one, &r, &after, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_uint_eq(e->requests - before, 2);
+	ck_assert_uint_eq(after.n, 2);
+	cpk_pending_free(&after);
+
+	/* cancel: the guess "absent" is wrong, the document comes with the failed compare */
+	before = e->requests;
+	ck_assert_msg(cpk_fleet_publish(e, "alice", drop_all, NULL, &after, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_uint_eq(e->requests - before, 2);
+	ck_assert_uint_eq(after.n, 0);
 	cpk_etcd_close(e);
 }
 END_TEST
@@ -426,6 +460,7 @@ main(void)
 	tc = tcase_create("publish");
 	tcase_add_test(tc, publish_compare_and_swap);
 	tcase_add_test(tc, publish_refuses_corrupt);
+	tcase_add_test(tc, publish_requests);
 	tcase_add_test(tc, outcome_releases_claim);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
