@@ -36,6 +36,8 @@
 #define CPK_ETCD_MAX_VALUE	(256 * 1024)		/* one value, decoded */
 #define CPK_ETCD_MAX_KEY	1024			/* one key, decoded */
 #define CPK_ETCD_MAX_KVS	10000			/* kvs in one answer */
+#define CPK_ETCD_PAGE		1000			/* kvs asked for per page of a listing */
+#define CPK_ETCD_MAX_LIST	1000000			/* kvs in one paged listing */
 
 struct cpk_etcd;
 
@@ -120,7 +122,12 @@ struct cpk_etcd_watch {
 struct cpk_etcd *cpk_etcd_open(const struct cpk_config *cfg, char *err, size_t errlen);
 void cpk_etcd_close(struct cpk_etcd *e);
 
-/* One key, or (prefix) every key that starts with it; limit 0: no limit. */
+/*
+ * One key, or (prefix) every key that starts with it; limit 0: no limit.
+ * A prefix without a limit is read in pages of CPK_ETCD_PAGE, every page
+ * at the first one's revision (out->revision): one consistent snapshot of
+ * up to CPK_ETCD_MAX_LIST keys.  A compaction between pages starts it again.
+ */
 int cpk_etcd_get(struct cpk_etcd *e, const char *key, bool prefix, int64_t limit,
 		 struct cpk_etcd_kvs *out, char *err, size_t errlen);
 /*
