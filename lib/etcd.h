@@ -21,6 +21,7 @@
 #ifndef CPK_ETCD_H
 #define CPK_ETCD_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -113,6 +114,9 @@ struct cpk_etcd_watch {
 	unsigned int max_seconds;	/* 0: until the callback stops it */
 	cpk_etcd_watch_cb cb;
 	void *arg;
+	/* set (by a signal handler): the watch ends within about a second,
+	 * idle or not, with CPK_ETCD_OK; NULL: never */
+	volatile sig_atomic_t *stop;
 	/* out */
 	int64_t last_revision;		/* resume from last_revision + 1 */
 	int64_t compact_revision;	/* with CPK_ETCD_COMPACTED */

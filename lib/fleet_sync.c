@@ -33,7 +33,12 @@
 
 #define PREFIX		"pending/"
 #define PREFIX_LEN	(sizeof(PREFIX) - 1)
-#define WATCH_SLICE	2	/* seconds: how often --follow looks at *stop */
+/*
+ * seconds one watch stream is held open: the watch itself looks at *stop
+ * (about once a second, idle or not), so this only bounds how long one
+ * connection lives; an etcd restart breaks the stream at once
+ */
+#define WATCH_SLICE	300
 #define NAME_MAX_SHOWN	(CPK_ETCD_MAX_KEY * 4 + 256)
 
 enum applied { A_NONE, A_ADDED, A_UPDATED, A_REMOVED, A_ERROR };
@@ -413,6 +418,7 @@ cpk_fleet_follow(const struct cpk_fleet_sync *s, struct cpk_etcd *e,
 		w.prefix = true;
 		w.start_revision = rev + 1;
 		w.max_seconds = WATCH_SLICE;
+		w.stop = s->stop;
 		w.cb = on_event;
 		w.arg = &f;
 		rc = cpk_etcd_watch(e, &w, why, sizeof(why));

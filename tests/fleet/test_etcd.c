@@ -11,9 +11,12 @@
  */
 #include <check.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "etcd.h"
@@ -274,6 +277,45 @@ START_TEST(watch_from_revision)
 	watch_from(e, s.revs[1] + 1, &s, 1);
 	ck_assert_str_eq(s.keys[0], "pending/alice");
 	ck_assert_int_eq(s.types[0], CPK_ETCD_EV_DELETE);
+	cpk_etcd_close(e);
+}
+END_TEST
+
+static volatile sig_atomic_t stop_watch;
+
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+	stop_watch = 1;
+}
+
+/*
+ * An idle watch is one stream, held open, which a signal (without
+ * SA_RESTART, as passkey-revoke's) ends through *stop long before its
+ * slice: the check's timeout fails the case if it does not.
+ */
+START_TEST(watch_idle_stops_on_signal)
+{
+	struct cpk_etcd *e = client("/t-idle/");
+	struct seen s = { .stop_at = 1 };
+	struct cpk_etcd_watch w = { .key = "pending/", .prefix = true, .max_seconds = 600,
+				    .cb = on_event, .arg = &s, .stop = &stop_watch };
+	struct sigaction sa;
+	unsigned long before;
+	time_t t0;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
+	before = e->requests;
+	t0 = time(NULL);
+	alarm(2);
+	ck_assert_msg(cpk_etcd_watch(e, &w, err, sizeof(err)) == CPK_ETCD_OK, "%s", err);
+	ck_assert_int_lt(time(NULL) - t0, 60);
+	ck_assert_uint_eq(e->requests - before, 1);
+	ck_assert_int_eq(s.n, 0);
 	cpk_etcd_close(e);
 }
 END_TEST
@@ -563,6 +605,7 @@ etcd_suite(void)
 	tcase_add_test(tc, lease_binds_key);
 	tcase_add_test(tc, watch_from_revision);
 	tcase_add_test(tc, watch_compacted);
+	tcase_add_test(tc, watch_idle_stops_on_signal);
 	tcase_add_test(tc, fail_over);
 	tcase_add_test(tc, fail_over_on_5xx);
 	tcase_add_test(tc, tls_is_verified);
