@@ -96,6 +96,7 @@ cpk_etcd__setopts(struct cpk_etcd *e, const char *url)
 	CURLcode rc;
 
 	curl_easy_reset(h);
+	e->requests++;
 	rc = cpk_curl_setup(h, url, e->ca_file, e->errbuf);
 #define SET(opt, val) do { if (rc == CURLE_OK) rc = curl_easy_setopt(h, opt, val); } while (0)
 	if (e->cert_file != NULL) {

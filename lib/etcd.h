@@ -21,6 +21,7 @@
 #ifndef CPK_ETCD_H
 #define CPK_ETCD_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,6 +37,8 @@
 #define CPK_ETCD_MAX_VALUE	(256 * 1024)		/* one value, decoded */
 #define CPK_ETCD_MAX_KEY	1024			/* one key, decoded */
 #define CPK_ETCD_MAX_KVS	10000			/* kvs in one answer */
+#define CPK_ETCD_PAGE		1000			/* kvs asked for per page of a listing */
+#define CPK_ETCD_MAX_LIST	1000000			/* kvs in one paged listing */
 
 struct cpk_etcd;
 
@@ -65,7 +68,10 @@ struct cpk_etcd_cmp {
 	int64_t revision;
 };
 
-enum cpk_etcd_op_type { CPK_ETCD_PUT, CPK_ETCD_DELETE, CPK_ETCD_GET };
+/* CPK_ETCD_TXN: a nested txn (etcd >= 3.3), for an op under its own compare. */
+enum cpk_etcd_op_type { CPK_ETCD_PUT, CPK_ETCD_DELETE, CPK_ETCD_GET, CPK_ETCD_TXN };
+
+struct cpk_etcd_txn;
 
 struct cpk_etcd_op {
 	enum cpk_etcd_op_type type;
@@ -73,6 +79,7 @@ struct cpk_etcd_op {
 	const char *value;	/* PUT */
 	size_t value_len;
 	int64_t lease;		/* PUT, 0: none */
+	const struct cpk_etcd_txn *txn;	/* TXN; its GETs' answers are not returned */
 };
 
 struct cpk_etcd_txn {
@@ -107,6 +114,9 @@ struct cpk_etcd_watch {
 	unsigned int max_seconds;	/* 0: until the callback stops it */
 	cpk_etcd_watch_cb cb;
 	void *arg;
+	/* set (by a signal handler): the watch ends within about a second,
+	 * idle or not, with CPK_ETCD_OK; NULL: never */
+	volatile sig_atomic_t *stop;
 	/* out */
 	int64_t last_revision;		/* resume from last_revision + 1 */
 	int64_t compact_revision;	/* with CPK_ETCD_COMPACTED */
@@ -116,7 +126,12 @@ struct cpk_etcd_watch {
 struct cpk_etcd *cpk_etcd_open(const struct cpk_config *cfg, char *err, size_t errlen);
 void cpk_etcd_close(struct cpk_etcd *e);
 
-/* One key, or (prefix) every key that starts with it; limit 0: no limit. */
+/*
+ * One key, or (prefix) every key that starts with it; limit 0: no limit.
+ * A prefix without a limit is read in pages of CPK_ETCD_PAGE, every page
+ * at the first one's revision (out->revision): one consistent snapshot of
+ * up to CPK_ETCD_MAX_LIST keys.  A compaction between pages starts it again.
+ */
 int cpk_etcd_get(struct cpk_etcd *e, const char *key, bool prefix, int64_t limit,
 		 struct cpk_etcd_kvs *out, char *err, size_t errlen);
 /*

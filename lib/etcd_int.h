@@ -20,6 +20,7 @@ struct cpk_etcd {
 	long timeout_ms;
 	char *ca_file, *cert_file, *key_file;
 	char errbuf[CURL_ERROR_SIZE];
+	unsigned long requests;		/* HTTP requests sent: what the tests count */
 	/* the answer of a unary call */
 	char *body;
 	size_t len;

@@ -339,8 +339,12 @@ cpk_etcd__parse_kvs(const struct cpk_etcd *e, json_object *o, struct cpk_etcd_kv
 		return -1;
 	}
 	n = json_object_array_length(arr);
-	if (n > CPK_ETCD_MAX_KVS || out->n + n > CPK_ETCD_MAX_KVS) {
+	if (n > CPK_ETCD_MAX_KVS) {
 		snprintf(err, errlen, "etcd answered more than %d keys at once", CPK_ETCD_MAX_KVS);
+		return -1;
+	}
+	if (out->n + n > CPK_ETCD_MAX_LIST) {
+		snprintf(err, errlen, "etcd holds more than %d keys in one listing", CPK_ETCD_MAX_LIST);
 		return -1;
 	}
 	if (n == 0)

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * The key-value and lease calls: build the request, call, check the answer.
+ * A listing of a prefix goes in pages, all read at the first page's
+ * revision, so that it is one snapshot however many keys there are.
  */
 #include "etcd_int.h"
 #include "util.h"
@@ -111,10 +113,126 @@ out:
 	return rc;
 }
 
+/* ---- a listing in pages ------------------------------------------------- */
+
+/* How often a listing starts again because etcd compacted under it. */
+#define PAGE_RESTARTS	3
+
+/*
+ * The next page's request: the prefix's range_end, from the key after the
+ * last one read (its full name + "\0"; "" on the first page), at rev.
+ */
+static json_object *
+page_request(const struct cpk_etcd *e, const char *key, const char *after, int64_t rev,
+	     bool keys_only)
+{
+	json_object *req = range_request(e, key, true, CPK_ETCD_PAGE, keys_only);
+	char full[CPK_ETCD_MAX_KEY + 200], *b64 = NULL;
+	int n;
+
+	if (req == NULL)
+		return NULL;
+	if (after != NULL) {
+		n = snprintf(full, sizeof(full), "%s%s", e->prefix, after);
+		if (n < 0 || (size_t)n + 1 >= sizeof(full) ||
+		    (b64 = cpk_etcd__b64_encode(full, (size_t)n + 1)) == NULL ||
+		    json_object_object_add(req, "key", json_object_new_string(b64)) != 0)
+			goto bad;
+		free(b64);
+	}
+	if (rev > 0 && add_int64(req, "revision", rev) != 0)
+		goto bad;
+	return req;
+bad:
+	free(b64);
+	json_object_put(req);
+	return NULL;
+}
+
+/* etcd's answer to a revision it no longer has (gRPC OutOfRange). */
+static bool
+compacted(const char *err)
+{
+	return strstr(err, "required revision has been compacted") != NULL;
+}
+
+/*
+ * One page into out (appended).  *rev 0: the first page, whose revision
+ * every later page reads at.  *done when etcd says nothing is left.
+ */
+static int
+one_page(struct cpk_etcd *e, const char *key, bool keys_only, int64_t *rev,
+	 struct cpk_etcd_kvs *out, bool *done, char *err, size_t errlen)
+{
+	const char *after = out->n > 0 ? out->kv[out->n - 1].key : NULL;
+	json_object *req, *reply = NULL;
+	char name[NAME_LEN];
+	size_t before = out->n;
+	int64_t at;
+	int rc = CPK_ETCD_ERROR;
+
+	cpk_etcd__name(e, key, name, sizeof(name));
+	if ((req = page_request(e, key, after, *rev, keys_only)) == NULL) {
+		snprintf(err, errlen, "%s: key too long, or out of memory", name);
+		return CPK_ETCD_ERROR;
+	}
+	if ((rc = call(e, "/v3/kv/range", req, &reply, &at, name, err, errlen)) != 0)
+		goto out;
+	out->more = false;
+	if ((rc = parse_range(e, reply, out, err, errlen)) != CPK_ETCD_OK)
+		goto out;
+	if (*rev == 0)
+		*rev = out->revision = at;
+	*done = !out->more;
+	out->more = false;
+	/* a page that says "more" must move on, or the listing never ends */
+	if (!*done && (out->n == before ||
+		       (after != NULL && strcmp(out->kv[out->n - 1].key, after) <= 0))) {
+		snprintf(err, errlen, "%s: etcd answered a page that does not move on", name);
+		rc = CPK_ETCD_ERROR;
+	}
+out:
+	json_object_put(req);
+	json_object_put(reply);
+	return rc;
+}
+
+/*
+ * Every key below key, page by page at one revision.  A compaction of
+ * that revision between pages starts the listing again at a newer one.
+ */
+static int
+range_paged(struct cpk_etcd *e, const char *key, bool keys_only, struct cpk_etcd_kvs *out,
+	    char *err, size_t errlen)
+{
+	int64_t rev;
+	bool done;
+	int rc = CPK_ETCD_ERROR, restarts;
+
+	for (restarts = 0; restarts <= PAGE_RESTARTS; restarts++) {
+		memset(out, 0, sizeof(*out));
+		rev = 0;
+		done = false;
+		while (!done) {
+			rc = one_page(e, key, keys_only, &rev, out, &done, err, errlen);
+			if (rc != CPK_ETCD_OK)
+				break;
+		}
+		if (rc == CPK_ETCD_OK)
+			return CPK_ETCD_OK;
+		cpk_etcd_kvs_free(out);
+		if (!compacted(err))
+			return rc;
+	}
+	return rc;
+}
+
 int
 cpk_etcd_get(struct cpk_etcd *e, const char *key, bool prefix, int64_t limit,
 	     struct cpk_etcd_kvs *out, char *err, size_t errlen)
 {
+	if (prefix && limit == 0)
+		return range_paged(e, key, false, out, err, errlen);
 	return range(e, key, prefix, limit, false, out, err, errlen);
 }
 
@@ -122,6 +240,8 @@ int
 cpk_etcd_get_keys(struct cpk_etcd *e, const char *key, bool prefix, struct cpk_etcd_kvs *out,
 		  char *err, size_t errlen)
 {
+	if (prefix)
+		return range_paged(e, key, true, out, err, errlen);
 	return range(e, key, prefix, 0, true, out, err, errlen);
 }
 
@@ -206,6 +326,8 @@ txn_compare(const struct cpk_etcd *e, const struct cpk_etcd_cmp *c)
 	return o;
 }
 
+static json_object *txn_request(const struct cpk_etcd *e, const struct cpk_etcd_txn *t);
+
 static json_object *
 txn_op(const struct cpk_etcd *e, const struct cpk_etcd_op *op)
 {
@@ -225,6 +347,10 @@ txn_op(const struct cpk_etcd *e, const struct cpk_etcd_op *op)
 		break;
 	case CPK_ETCD_GET:
 		inner = range_request(e, op->key, false, 0, false);
+		break;
+	case CPK_ETCD_TXN:
+		field = "request_txn";
+		inner = op->txn != NULL ? txn_request(e, op->txn) : NULL;
 		break;
 	}
 	if (inner == NULL || json_object_object_add(o, field, inner) != 0) {
@@ -328,7 +454,8 @@ cpk_etcd_txn(struct cpk_etcd *e, const struct cpk_etcd_txn *t, struct cpk_etcd_t
 	int rc = CPK_ETCD_ERROR;
 
 	memset(r, 0, sizeof(*r));
-	cpk_etcd__name(e, t->ncmp > 0 ? t->cmp[0].key : t->nsuccess > 0 ? t->success[0].key : "",
+	cpk_etcd__name(e, t->ncmp > 0 ? t->cmp[0].key :
+		       t->nsuccess > 0 && t->success[0].key != NULL ? t->success[0].key : "",
 		       name, sizeof(name));
 	if ((req = txn_request(e, t)) == NULL) {
 		snprintf(err, errlen, "%s: a key or value too long, or out of memory", name);

@@ -3,6 +3,13 @@
  * The watch: POST /v3/watch with a create_request, then a stream of JSON
  * messages, {"result": WatchResponse} or {"error": ...}, each parsed as it
  * is complete.  One message may not exceed CPK_ETCD_MAX_REPLY.
+ *
+ * One stream stays open for as long as max_seconds allows (a transfer cut
+ * by its timeout closes its connection, so each slice is a new TLS
+ * connection): *w->stop is looked at by curl's progress callback, which
+ * curl calls about once a second even while the stream is idle, and
+ * after a signal cut its wait short; TCP keepalive notices a peer that
+ * went away without closing the connection.
  */
 #include "etcd_int.h"
 #include "util.h"
@@ -272,6 +279,27 @@ cpk_etcd__watch_feed(struct cpk_etcd *e, struct cpk_etcd_watch *w, const char *c
 	return s.stop ? s.outcome : CPK_ETCD_OK;
 }
 
+/* curl's progress callback: the way out of an idle stream when *stop is set. */
+static int
+on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+	    curl_off_t ulnow)
+{
+	struct stream *s = ud;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	if (s->w->stop == NULL || !*s->w->stop)
+		return 0;
+	stream_stop(s, CPK_ETCD_OK);
+	return 1;
+}
+
+/* Seconds of silence before the first keepalive probe, and between probes. */
+#define KEEPALIVE_IDLE	30L
+#define KEEPALIVE_INTVL	10L
+
 /* One endpoint: 1 when it could not be reached (try the next), else done. */
 static int
 watch_one(struct stream *s, const char *url, const char *body)
@@ -292,6 +320,16 @@ watch_one(struct stream *s, const char *url, const char *body)
 		rc = curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, on_stream);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, s);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e->curl, CURLOPT_XFERINFODATA, s);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e->curl, CURLOPT_NOPROGRESS, 0L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e->curl, CURLOPT_TCP_KEEPIDLE, KEEPALIVE_IDLE);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e->curl, CURLOPT_TCP_KEEPINTVL, KEEPALIVE_INTVL);
 	if (rc == CURLE_OK)
 		rc = curl_easy_perform(e->curl);
 	if (s->stop)

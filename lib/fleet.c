@@ -78,9 +78,9 @@ claim_txn(struct cpk_etcd *e, const char *key, const char *value, int64_t lease,
 	  const char *also, struct cpk_etcd_txn_result *r, char *err, size_t errlen)
 {
 	struct cpk_etcd_cmp cmp = { key, CPK_ETCD_CREATE_REVISION, 0 };
-	struct cpk_etcd_op put[2] = { { CPK_ETCD_PUT, key, value, strlen(value), lease },
-				      { CPK_ETCD_GET, also, NULL, 0, 0 } };
-	struct cpk_etcd_op get = { CPK_ETCD_GET, key, NULL, 0, 0 };
+	struct cpk_etcd_op put[2] = { { CPK_ETCD_PUT, key, value, strlen(value), lease, NULL },
+				      { CPK_ETCD_GET, also, NULL, 0, 0, NULL } };
+	struct cpk_etcd_op get = { CPK_ETCD_GET, key, NULL, 0, 0, NULL };
 	struct cpk_etcd_txn t = { &cmp, 1, put, also != NULL ? 2 : 1, &get, 1 };
 
 	return cpk_etcd_txn(e, &t, r, err, errlen);

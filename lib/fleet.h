@@ -6,7 +6,9 @@
  * {host, pid, since}, bound to a lease whose TTL exceeds the run's deadline
  * and created only if absent (one txn).  A host that finds a live claim
  * leaves the request pending; a claim of a host that died expires with its
- * lease.  Releasing revokes the lease, which removes the key with it.
+ * lease.  Releasing revokes the lease, which removes the key with it; a run
+ * that writes its outcome releases it in the outcome's txn instead
+ * (fleet_outcome.h), one request fewer.
  */
 #ifndef CPK_FLEET_H
 #define CPK_FLEET_H

@@ -102,8 +102,8 @@ out:
 
 /*
  * compare mod_revision(pending/<user>) == base; success: doc put (absent:
- * nothing, doc NULL and !absent: delete) and every history put; failure:
- * read the document again.
+ * nothing, doc NULL and !absent: delete), every history put and our claim
+ * deleted if it still is ours; failure: read the document again.
  */
 static int
 outcome_txn(struct cpk_etcd *e, const char *key, int64_t base, const char *doc, bool absent,
@@ -111,23 +111,30 @@ outcome_txn(struct cpk_etcd *e, const char *key, int64_t base, const char *doc, 
 	    char *err, size_t errlen)
 {
 	struct cpk_etcd_cmp cmp = { key, CPK_ETCD_MOD_REVISION, base };
-	struct cpk_etcd_op get = { CPK_ETCD_GET, key, NULL, 0, 0 };
+	struct cpk_etcd_op get = { CPK_ETCD_GET, key, NULL, 0, 0, NULL };
+	char claim[KEY_LEN];
+	struct cpk_etcd_cmp ours = { claim, CPK_ETCD_CREATE_REVISION, o->claim_revision };
+	struct cpk_etcd_op drop = { CPK_ETCD_DELETE, claim, NULL, 0, 0, NULL };
+	struct cpk_etcd_txn release = { &ours, 1, &drop, 1, NULL, 0 };
 	struct cpk_etcd_op *ops;
 	struct cpk_etcd_txn t;
 	size_t n = 0, i;
 	int rc;
 
-	if ((ops = calloc(o->n_hist + 1, sizeof(*ops))) == NULL) {
+	if ((ops = calloc(o->n_hist + 2, sizeof(*ops))) == NULL) {
 		snprintf(err, errlen, "%s: out of memory", key);
 		return CPK_ETCD_ERROR;
 	}
 	if (doc != NULL)
-		ops[n++] = (struct cpk_etcd_op){ CPK_ETCD_PUT, key, doc, strlen(doc), 0 };
+		ops[n++] = (struct cpk_etcd_op){ CPK_ETCD_PUT, key, doc, strlen(doc), 0, NULL };
 	else if (!absent)
-		ops[n++] = (struct cpk_etcd_op){ CPK_ETCD_DELETE, key, NULL, 0, 0 };
+		ops[n++] = (struct cpk_etcd_op){ CPK_ETCD_DELETE, key, NULL, 0, 0, NULL };
 	for (i = 0; i < o->n_hist; i++)
 		ops[n++] = (struct cpk_etcd_op){ CPK_ETCD_PUT, o->hist[i].key, o->hist[i].value,
-						 strlen(o->hist[i].value), 0 };
+						 strlen(o->hist[i].value), 0, NULL };
+	if (o->claim_revision != 0 &&
+	    cpk_snprintf(claim, sizeof(claim), "claims/%s", o->user) == 0)
+		ops[n++] = (struct cpk_etcd_op){ CPK_ETCD_TXN, NULL, NULL, 0, 0, &release };
 	t = (struct cpk_etcd_txn){ &cmp, 1, ops, n, &get, 1 };
 	rc = cpk_etcd_txn(e, &t, r, err, errlen);
 	free(ops);

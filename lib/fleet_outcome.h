@@ -7,7 +7,9 @@
  * The txn compares mod_revision(pending/<user>) with the revision the
  * local copy mirrored, and on success puts the new pending document (or
  * deletes the key when nothing is left) and history/<user>/<suffix>, one
- * event each.  A compare that fails (an administrator changed the fleet's
+ * event each, and, with claim_revision, releases the run's claim (a nested
+ * txn deletes claims/<user> if its create_revision is still ours: a claim
+ * another host took after ours expired is not touched).  A compare that fails (an administrator changed the fleet's
  * document meanwhile) re-reads it and merges: requests we completed are
  * removed, ids we deleted leave their ids requests, anything new is kept.
  *
@@ -40,6 +42,12 @@ struct cpk_fleet_outcome {
 	size_t n_deleted;
 	struct cpk_fleet_history *hist;
 	size_t n_hist;
+	/*
+	 * Our claim's create_revision: the txn also deletes claims/<user>
+	 * if it is still that claim (ours), so that no lease revoke follows.
+	 * 0: the claim is not touched.  Never queued: a replay holds none.
+	 */
+	int64_t claim_revision;
 };
 
 void cpk_fleet_outcome_free(struct cpk_fleet_outcome *o);

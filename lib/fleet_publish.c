@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * fleet_publish.c - an administrator's change to pending/<user> in etcd:
- * read it, change it, and write it back in one transaction that compares
- * its mod_revision (create_revision 0 when it was absent), so that two
- * administrators flagging the same user at once both land.
+ * change it and write it back in one transaction that compares its
+ * mod_revision (create_revision 0 when it was absent), so that two
+ * administrators flagging the same user at once both land.  The first
+ * try assumes the key absent and needs no read: a txn whose failure
+ * branch reads the key, so that a present or changed key costs one more
+ * compare-and-swap round, never a separate read.
  */
 #include "fleet_publish.h"
 #include "etcd_int.h"
@@ -67,45 +70,60 @@ out:
 	return rc;
 }
 
+/* The fleet's document in kvs (as read; none: absent) into *p and *mod. */
+static int
+parse_doc(struct cpk_etcd *e, const char *user, const char *key, const struct cpk_etcd_kvs *kvs,
+	  struct cpk_pending *p, int64_t *mod, char *err, size_t errlen)
+{
+	char shown[PENDING_KEY_LEN * 4 + CPK_ETCD_MAX_KEY * 4];
+
+	memset(p, 0, sizeof(*p));
+	*mod = 0;
+	if (kvs->n != 1)
+		return CPK_ETCD_OK;
+	*mod = kvs->kv[0].mod_revision;
+	if (kvs->kv[0].value_len != strlen(kvs->kv[0].value) ||
+	    cpk_store_parse_pending(kvs->kv[0].value, kvs->kv[0].value_len, user, p) < 0) {
+		cpk_etcd__name(e, key, shown, sizeof(shown));
+		snprintf(err, errlen, "etcd key %s does not hold a pending document; "
+			 "nothing changed: fix or delete it in etcd",
+			 shown);
+		return CPK_ETCD_ERROR;
+	}
+	p->fleet_revision = 0;	/* only the local copy stores one */
+	return CPK_ETCD_OK;
+}
+
 /* The fleet's document now: *p (empty when absent) and its mod_revision. */
 static int
 read_doc(struct cpk_etcd *e, const char *user, const char *key, struct cpk_pending *p,
 	 int64_t *mod, char *err, size_t errlen)
 {
 	struct cpk_etcd_kvs kvs = { 0 };
-	char shown[PENDING_KEY_LEN * 4 + CPK_ETCD_MAX_KEY * 4];
 	int rc;
 
 	memset(p, 0, sizeof(*p));
 	*mod = 0;
 	if ((rc = cpk_etcd_get(e, key, false, 0, &kvs, err, errlen)) != CPK_ETCD_OK)
 		return rc;
-	rc = CPK_ETCD_OK;
-	if (kvs.n == 1) {
-		*mod = kvs.kv[0].mod_revision;
-		if (kvs.kv[0].value_len != strlen(kvs.kv[0].value) ||
-		    cpk_store_parse_pending(kvs.kv[0].value, kvs.kv[0].value_len, user, p) < 0) {
-			cpk_etcd__name(e, key, shown, sizeof(shown));
-			snprintf(err, errlen, "etcd key %s does not hold a pending document; "
-				 "nothing changed: fix or delete it in etcd",
-				 shown);
-			rc = CPK_ETCD_ERROR;
-		}
-		p->fleet_revision = 0;	/* only the local copy stores one */
-	}
+	rc = parse_doc(e, user, key, &kvs, p, mod, err, errlen);
 	cpk_etcd_kvs_free(&kvs);
 	return rc;
 }
 
-/* put (or delete, when p is empty) if key is still at revision mod. */
+/*
+ * put (or delete, when p is empty) if key is still at revision mod; else
+ * read it in the same txn, for the next try.
+ */
 static int
 write_doc(struct cpk_etcd *e, const char *user, const char *key, const struct cpk_pending *p,
 	  int64_t mod, struct cpk_etcd_txn_result *r, char *err, size_t errlen)
 {
 	struct cpk_etcd_cmp cmp = { key, mod == 0 ? CPK_ETCD_CREATE_REVISION :
 				    CPK_ETCD_MOD_REVISION, mod };
-	struct cpk_etcd_op op = { p->n == 0 ? CPK_ETCD_DELETE : CPK_ETCD_PUT, key, NULL, 0, 0 };
-	struct cpk_etcd_txn t = { &cmp, 1, &op, 1, NULL, 0 };
+	struct cpk_etcd_op op = { p->n == 0 ? CPK_ETCD_DELETE : CPK_ETCD_PUT, key, NULL, 0, 0, NULL };
+	struct cpk_etcd_op get = { CPK_ETCD_GET, key, NULL, 0, 0, NULL };
+	struct cpk_etcd_txn t = { &cmp, 1, &op, 1, &get, 1 };
 	char *text = NULL;
 	int rc;
 
@@ -129,13 +147,36 @@ write_doc(struct cpk_etcd *e, const char *user, const char *key, const struct cp
 	return rc;
 }
 
+/*
+ * fn's change to the document once more: on the first try to "absent" (a
+ * flag is most often the user's first, and a wrong guess costs nothing:
+ * the compare fails and brings the document along), after that to the
+ * document the failed compare read.  A change fn refuses on the guess is
+ * tried again on the document read for it.
+ */
+static int
+change(struct cpk_etcd *e, const char *user, const char *key, cpk_fleet_change_fn fn, void *ctx,
+       bool guessed, struct cpk_pending *p, int64_t *mod, char *err, size_t errlen)
+{
+	int rc;
+
+	if (fn(ctx, p, err, errlen) == 0)
+		return CPK_ETCD_OK;
+	if (!guessed)
+		return CPK_ETCD_ERROR;
+	cpk_pending_free(p);
+	if ((rc = read_doc(e, user, key, p, mod, err, errlen)) != CPK_ETCD_OK)
+		return rc;
+	return fn(ctx, p, err, errlen) == 0 ? CPK_ETCD_OK : CPK_ETCD_ERROR;
+}
+
 int
 cpk_fleet_publish(struct cpk_etcd *e, const char *user, cpk_fleet_change_fn fn, void *ctx,
 		  struct cpk_pending *after, char *err, size_t errlen)
 {
-	struct cpk_etcd_txn_result r;
+	struct cpk_etcd_txn_result r = { 0 };
 	char key[PENDING_KEY_LEN];
-	int64_t mod;
+	int64_t mod = 0;
 	int rc = CPK_ETCD_ERROR, tries;
 
 	memset(after, 0, sizeof(*after));
@@ -144,29 +185,29 @@ cpk_fleet_publish(struct cpk_etcd *e, const char *user, cpk_fleet_change_fn fn, 
 		return CPK_ETCD_ERROR;
 	}
 	for (tries = 0; tries < CPK_FLEET_PUBLISH_TRIES; tries++) {
-		cpk_pending_free(after);
-		memset(&r, 0, sizeof(r));
-		if ((rc = read_doc(e, user, key, after, &mod, err, errlen)) != CPK_ETCD_OK)
+		if ((rc = change(e, user, key, fn, ctx, tries == 0, after, &mod,
+				 err, errlen)) != CPK_ETCD_OK)
 			goto out;
-		if (fn(ctx, after, err, errlen) < 0) {
-			rc = CPK_ETCD_ERROR;
-			goto out;
-		}
 		rc = write_doc(e, user, key, after, mod, &r, err, errlen);
-		if (rc == CPK_ETCD_OK && r.succeeded) {
+		if (rc != CPK_ETCD_OK)
+			goto out;
+		if (r.succeeded) {
 			after->fleet_revision = r.revision;
 			cpk_etcd_txn_result_free(&r);
 			return CPK_ETCD_OK;
 		}
+		/* changed meanwhile (or not absent): the failure branch read it */
+		cpk_pending_free(after);
+		rc = parse_doc(e, user, key, &r.kvs, after, &mod, err, errlen);
 		cpk_etcd_txn_result_free(&r);
 		if (rc != CPK_ETCD_OK)
 			goto out;
-		/* another administrator changed it meanwhile: read it again */
 	}
 	snprintf(err, errlen, "%s changed under us %d times in a row; nothing changed, try again",
 		 key, CPK_FLEET_PUBLISH_TRIES);
 	rc = CPK_ETCD_ERROR;
 out:
+	cpk_etcd_txn_result_free(&r);
 	cpk_pending_free(after);
 	return rc;
 }

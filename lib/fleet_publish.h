@@ -27,14 +27,17 @@
 /*
  * Change p, the fleet's document of the user as read (p->n == 0: absent),
  * into the one to store; called again on every retry with a fresh read.
- * 0, or -1 with err.
+ * The first call is on an empty p before anything was read (absent is
+ * the common case): fn must not assume p is what etcd holds until the
+ * write succeeded.  0, or -1 with err (on that first call: fn is called
+ * again on the document read).
  */
 typedef int (*cpk_fleet_change_fn)(void *ctx, struct cpk_pending *p, char *err, size_t errlen);
 
 /*
- * Read pending/<user>, let fn change it, and write it back (delete it when
- * it is left empty) only if nobody changed it meanwhile; retry a few times
- * if someone did.  CPK_ETCD_OK with *after the document now in etcd and
+ * Let fn change pending/<user> and write it back (delete it when it is
+ * left empty) only if nobody changed it meanwhile; retry a few times if
+ * someone did.  One request when the key is absent; one more per retry.  CPK_ETCD_OK with *after the document now in etcd and
  * after->fleet_revision the transaction's revision, or a CPK_ETCD_* error
  * with err (CPK_ETCD_UNREACHABLE: no endpoint answered).
  */

@@ -2,7 +2,10 @@
 /*
  * The engine's run under the fleet's claim (fleet_run.h): claim, refresh
  * of the local copy, the notes of what the run did, and at the end the
- * outcome (fleet_outcome.h) and the release.
+ * outcome (fleet_outcome.h), whose txn releases the claim too; a lease
+ * revoke releases it only when no outcome was written (the request stays
+ * pending, etcd refused it, ...), so that another host need not wait the
+ * lease's TTL.
  */
 #include "fleet_run.h"
 #include "fleet.h"
@@ -366,8 +369,13 @@ record_outcome(struct run *r)
 		queue(r, "out_of_memory");
 		return;
 	}
+	/* the txn releases the claim too: no lease revoke after it */
+	f->o.claim_revision = f->claim.revision;
 	rc = cpk_fleet_outcome_write(f->e, &f->o, true, doc, &rev, &now, err, sizeof(err));
+	f->o.claim_revision = 0;
 	if (rc == CPK_ETCD_OK) {
+		/* its lease has no key left and just expires */
+		memset(&f->claim, 0, sizeof(f->claim));
 		mirror(r, now, rev);
 	} else {
 		cpk_logmsg(r->log, LOG_ERR, "user=%s: %s", r->user, err);

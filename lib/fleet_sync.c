@@ -36,8 +36,13 @@
 
 #define PREFIX		"pending/"
 #define PREFIX_LEN	(sizeof(PREFIX) - 1)
-#define WATCH_SLICE	2	/* seconds: how often --follow looks at *stop */
-#define HEARTBEAT	60	/* seconds between --follow's marks while quiet */
+/*
+ * seconds one watch stream is held open: the watch itself looks at *stop
+ * (about once a second, idle or not), so this only bounds how long one
+ * connection lives; an etcd restart breaks the stream at once
+ */
+#define WATCH_SLICE	300
+#define HEARTBEAT	WATCH_SLICE	/* --follow's mark while quiet: at each slice's end */
 #define NAME_MAX_SHOWN	(CPK_ETCD_MAX_KEY * 4 + 256)
 
 enum applied { A_NONE, A_ADDED, A_UPDATED, A_REMOVED, A_ERROR };
@@ -486,6 +491,7 @@ cpk_fleet_follow(const struct cpk_fleet_sync *s, struct cpk_etcd *e,
 		w.prefix = true;
 		w.start_revision = rev + 1;
 		w.max_seconds = WATCH_SLICE;
+		w.stop = s->stop;
 		w.cb = on_event;
 		w.arg = &f;
 		rc = cpk_etcd_watch(e, &w, why, sizeof(why));

@@ -12,7 +12,9 @@
 #    median and p90 (goal: median < 1 s).
 # 2. requests: the same through a counting proxy (etcd_count.py): the HTTP
 #    requests A, B and A's --follow make to etcd for flag -> run on B (-x)
-#    -> outcome seen by A, per phase and kind (goal: <= 4 per revocation).
+#    -> outcome seen by A, per phase and kind (goal: <= 4 per revocation);
+#    then both hosts' --follow idle for CPK_FBENCH_IDLE s (default 60): their
+#    requests per minute.
 # 3. bulk sync: SYNC_USERS (default 10000) pending users in etcd, a host with
 #    an empty state_dir runs `--sync` (timed), then again (nothing to do);
 #    then one key more (past the 10,000 a range answer may hold), and the
@@ -30,9 +32,10 @@ PY=${PYTHON3:-python3}
 SAMPLES=${CPK_FBENCH_SAMPLES:-30}
 COUNT_USERS=5
 SYNC_USERS=${CPK_FBENCH_SYNC_USERS:-10000}
+IDLE=${CPK_FBENCH_IDLE:-60}
 
 usage() {
-	sed -n '3,24p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '3,26p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -280,9 +283,15 @@ REQ_CMD=$(awk '{ print $3 }' "$WORK/per_rev" | sort -n | awk '{ a[NR] = $1 } END
 REQ_ALL=$(awk '{ print $2 }' "$WORK/per_rev" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
 REQ_NW=$(awk '{ print $4 }' "$WORK/per_rev" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
 REQ_V=$(verdict "$REQ_CMD <= 4")
-# --follow re-opens its watch every few seconds (to look at its stop flag)
-WATCH_RATE=$(awk '$2 == "follow-a" && $3 == "/v3/watch" { if (!n++) f = $1; l = $1 } END { printf "%d re-opens in %.1f s", n - 1, l - f }' "$WORK/proxy.log")
+# an idle --follow holds its watch open (re-opened every WATCH_SLICE, or when it breaks)
+WATCH_RATE=$(awk '$2 == "follow-a" && $3 == "/v3/watch" { if (!n++) f = $1 } { l = $1 } END { printf "%d re-opens in %.1f s", n - 1, l - f }' "$WORK/proxy.log")
 note "# host A's --follow: $WATCH_RATE"
+# then both --follow idle for IDLE seconds: their requests, per minute and host
+i0=$(($(lines) + 1))
+sleep "$IDLE"
+IDLE_REQ=$(tail -n +"$i0" "$WORK/proxy.log" | awk '$2 == "follow-a" || $2 == "follow-b" { n++ } END { print n + 0 }')
+IDLE_RATE=$(awk "BEGIN { printf \"%.1f\", $IDLE_REQ / 2 * 60 / $IDLE }")
+note "# both --follow idle for $IDLE s: $IDLE_REQ requests ($IDLE_RATE per minute and host)"
 load "after requests"
 
 # ------------------------------------------------------------ 3. bulk sync
@@ -346,7 +355,8 @@ note "| flag command alone (A), median | $LAT_FLAG ms | - | - |"
 note "| flag started -> file on B, median / p90 | $LAT_ALL / $LAT_ALL90 ms | - | - |"
 note "| etcd requests per revocation, flag + run on B (median of $COUNT_USERS) | $REQ_CMD | <= 4 | $REQ_V |"
 note "| the same with both hosts' --follow reactions (without / with watch re-opens) | $REQ_NW / $REQ_ALL | - | - |"
-note "| one idle --follow's watch re-opens | $WATCH_RATE | - | - |"
+note "| one --follow's watch re-opens during the counted runs | $WATCH_RATE | - | - |"
+note "| an idle --follow's etcd requests ($IDLE s, 2 hosts) | $IDLE_RATE per minute and host | - | - |"
 note "| --sync of $SYNC_USERS users from empty | $SYNC1 s | - | - |"
 note "| --sync again, nothing to change | $SYNC2 s | - | - |"
 note "| etcd requests of that first --sync | $SYNC_REQ | - | - |"

@@ -147,7 +147,8 @@ def fill(url, ca, cert, key, prefix, template, template_user, users_file):
 def kind(path, keys):
     name = path.rsplit("/", 1)[-1] if path.startswith("/v3/kv/") else path[len("/v3/"):]
     if name == "txn":
-        for sub in ("claims/", "history/", "pending/"):
+        # the outcome's txn also deletes the claim: history/ decides first
+        for sub in ("history/", "claims/", "pending/"):
             if any(sub in k for k in keys):
                 return "txn:" + {"claims/": "claim", "history/": "outcome",
                                  "pending/": "pending"}[sub]

@@ -33,8 +33,9 @@ The model (every rate is a parameter below):
   txn).  A run that finds the claim held loses it (lease grant, claim txn,
   lease revoke: 3 requests).  A run that takes the claim but finds the
   request gone (done elsewhere, this host's mirror stale) costs 3 requests.
-  A completed run costs 4 (grant, claim txn with the read, outcome txn,
-  revoke); a flag 2 (range, txn): the figures tests/bench/fleet.sh measures.
+  A completed run costs 3 (grant, claim txn with the read, outcome txn that
+  also deletes the claim); a flag 1 (a txn that assumes the key absent):
+  the figures tests/bench/fleet.sh measures.
 - Partitions: each ordinary host loses etcd (not Cognito) now and then:
   online for Exp(mean 3 days), offline for Exp(mean 30 min), independent
   (about 0.7 % of the time).  An offline host carries out its mirror under a
@@ -46,8 +47,8 @@ The model (every rate is a parameter below):
   flushes; "sync reads": with the timer's --sync each host reads a changed
   key once (the listing is keys only); a watch delivers the value, no read.
   Background (no flags): the timer's keys-only listing on every host, and
-  with --follow the watch, which passkey-revoke re-opens every 2 s (measured
-  by fleet.sh) to look at its stop flag.
+  with --follow the watch, which passkey-revoke holds open and re-opens every
+  WATCH_SLICE = 300 s (lib/fleet_sync.c).
 The last two rows: the timer's --run-pending off (its --sync still runs):
 only logins carry requests out.
 Not modelled: etcd outages as a whole, leader elections, Cognito throttling,
@@ -67,8 +68,8 @@ FLAG_WINDOW, HORIZON = 5 * DAY, 7 * DAY
 RUN = 1.0
 CREDS = 2
 UP_MEAN, DOWN_MEAN = 3 * DAY, 1800.0
-WATCH_REOPEN = 2.0
-REQ_FLAG, REQ_RUN, REQ_LOST, REQ_STALE, REQ_FLUSH = 2, 4, 3, 3, 1
+WATCH_REOPEN = 300.0
+REQ_FLAG, REQ_RUN, REQ_LOST, REQ_STALE, REQ_FLUSH = 1, 3, 3, 3, 1
 
 
 def poisson(rng, lam):
@@ -292,7 +293,7 @@ def main(argv):
             n = len(times)
             done = sum(1 for x in times if not math.isinf(x))
             reads = {"local": "-", "follow": "0", "timer": "%d" % HOSTS}[mode]
-            bg = {"local": "0", "follow": "%.0f + %.2f" % (HOSTS / WATCH_REOPEN, timer_bg),
+            bg = {"local": "0", "follow": "%.2f + %.2f" % (HOSTS / WATCH_REOPEN, timer_bg),
                   "timer": "%.2f" % timer_bg}[mode]
             print("| %s | %s | %.1f %% | %s | %s | %s | %.3f | %.3f | %.3f | %.2f | %s | %s |"
                   % (where, label, 100.0 * done / n, shown(pct(times, .5)),

@@ -47,14 +47,46 @@ ANSWERS = {
 }
 
 
+COMPACTED = (400, json.dumps({"error": "etcdserver: mvcc: required revision has been compacted",
+                              "code": 11,
+                              "message": "etcdserver: mvcc: required revision has been compacted"}))
+# "pages"/"compactonce": a listing of two pages; the second must continue
+# after k1 at the first page's revision ("compactonce": that revision is
+# compacted the first time it is asked for, and the next listing is at 9)
+PAGES = {"first_rev": 7, "compacted": False}
+
+
+def page_answer(mode, req):
+    rev = req.get("revision")
+    if rev is None:
+        return 200, json.dumps({"header": {"revision": str(PAGES["first_rev"])},
+                                "kvs": [kv(PREFIX + "k1", "1")], "more": True})
+    if mode == "compactonce" and not PAGES["compacted"]:
+        PAGES["compacted"] = True
+        PAGES["first_rev"] = 9
+        return COMPACTED
+    if rev != str(PAGES["first_rev"]) or req.get("key") != b64(PREFIX + "k1\0"):
+        return 400, json.dumps({"error": "wrong page", "code": 3,
+                                "message": "wrong page: %s" % json.dumps(req)})
+    return 200, json.dumps({"header": {"revision": "12"}, "kvs": [kv(PREFIX + "k2", "2")],
+                            "more": False})
+
+
+ANSWERS["endless"] = (200, json.dumps({"header": {"revision": "5"}, "kvs": [kv(PREFIX + "k", "v")],
+                                       "more": True}))
+ANSWERS["compacted"] = COMPACTED
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length", "0"))
-        self.rfile.read(length)
+        raw = self.rfile.read(length)
         mode = self.path.split("/")[1]
         status, body = ANSWERS.get(mode, (404, "{}"))
+        if mode in ("pages", "compactonce"):
+            status, body = page_answer(mode, json.loads(raw))
         if mode == "watchgarbage":
             status, body = 200, json.dumps({"result": {"created": True}}) + "\n<html>\n"
         data = body.encode()

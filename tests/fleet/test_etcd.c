@@ -11,9 +11,12 @@
  */
 #include <check.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "etcd.h"
@@ -86,8 +89,8 @@ static int
 claim(struct cpk_etcd *e, const char *key, const char *who, struct cpk_etcd_txn_result *r)
 {
 	struct cpk_etcd_cmp cmp = { key, CPK_ETCD_CREATE_REVISION, 0 };
-	struct cpk_etcd_op ok = { CPK_ETCD_PUT, key, who, strlen(who), 0 };
-	struct cpk_etcd_op ko = { CPK_ETCD_GET, key, NULL, 0, 0 };
+	struct cpk_etcd_op ok = { CPK_ETCD_PUT, key, who, strlen(who), 0, NULL };
+	struct cpk_etcd_op ko = { CPK_ETCD_GET, key, NULL, 0, 0, NULL };
 	struct cpk_etcd_txn t = { &cmp, 1, &ok, 1, &ko, 1 };
 
 	return cpk_etcd_txn(e, &t, r, err, sizeof(err));
@@ -117,8 +120,8 @@ START_TEST(txn_mod_revision)
 	struct cpk_etcd *e = client("/t-mod/");
 	struct cpk_etcd_txn_result r;
 	struct cpk_etcd_cmp cmp = { "pending/bob", CPK_ETCD_MOD_REVISION, 0 };
-	struct cpk_etcd_op del = { CPK_ETCD_DELETE, "pending/bob", NULL, 0, 0 };
-	struct cpk_etcd_op hist = { CPK_ETCD_PUT, "history/bob/1", "done", 4, 0 };
+	struct cpk_etcd_op del = { CPK_ETCD_DELETE, "pending/bob", NULL, 0, 0, NULL };
+	struct cpk_etcd_op hist = { CPK_ETCD_PUT, "history/bob/1", "done", 4, 0, NULL };
 	struct cpk_etcd_op ops[2] = { del, hist };
 	struct cpk_etcd_txn t = { &cmp, 1, ops, 2, NULL, 0 };
 	struct cpk_etcd_kvs kvs;
@@ -238,6 +241,45 @@ START_TEST(watch_from_revision)
 }
 END_TEST
 
+static volatile sig_atomic_t stop_watch;
+
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+	stop_watch = 1;
+}
+
+/*
+ * An idle watch is one stream, held open, which a signal (without
+ * SA_RESTART, as passkey-revoke's) ends through *stop long before its
+ * slice: the check's timeout fails the case if it does not.
+ */
+START_TEST(watch_idle_stops_on_signal)
+{
+	struct cpk_etcd *e = client("/t-idle/");
+	struct seen s = { .stop_at = 1 };
+	struct cpk_etcd_watch w = { .key = "pending/", .prefix = true, .max_seconds = 600,
+				    .cb = on_event, .arg = &s, .stop = &stop_watch };
+	struct sigaction sa;
+	unsigned long before;
+	time_t t0;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
+	before = e->requests;
+	t0 = time(NULL);
+	alarm(2);
+	ck_assert_msg(cpk_etcd_watch(e, &w, err, sizeof(err)) == CPK_ETCD_OK, "%s", err);
+	ck_assert_int_lt(time(NULL) - t0, 60);
+	ck_assert_uint_eq(e->requests - before, 1);
+	ck_assert_int_eq(s.n, 0);
+	cpk_etcd_close(e);
+}
+END_TEST
+
 START_TEST(watch_compacted)
 {
 	struct cpk_etcd *e = client("/t-compact/");
@@ -351,6 +393,83 @@ START_TEST(hostile_answers)
 }
 END_TEST
 
+/* A listing past one page: all of it, in order, in pages, at one revision. */
+START_TEST(listing_in_pages)
+{
+	struct cpk_etcd *e = client("/t-pages/");
+	struct cpk_etcd_op ops[100];
+	struct cpk_etcd_txn t = { NULL, 0, ops, 100, NULL, 0 };
+	struct cpk_etcd_txn_result r;
+	struct cpk_etcd_kvs kvs;
+	char keys[100][32], want[32];
+	unsigned long before;
+	int64_t last = 0;
+	size_t i, j, n = CPK_ETCD_PAGE * 5 / 2;
+
+	for (i = 0; i < n; i += 100) {
+		for (j = 0; j < 100; j++) {
+			snprintf(keys[j], sizeof(keys[j]), "pending/u%05zu", i + j);
+			ops[j] = (struct cpk_etcd_op){ CPK_ETCD_PUT, keys[j], "x", 1, 0, NULL };
+		}
+		ck_assert_msg(cpk_etcd_txn(e, &t, &r, err, sizeof(err)) == 0, "%s", err);
+		last = r.revision;
+		cpk_etcd_txn_result_free(&r);
+	}
+	put(e, "pendingz", "not below pending/", 0);
+	before = e->requests;
+	ck_assert_msg(cpk_etcd_get_keys(e, "pending/", true, &kvs, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(e->requests - before, 3);
+	ck_assert_uint_eq(kvs.n, n);
+	ck_assert(!kvs.more);
+	ck_assert_int_gt(kvs.revision, last);
+	for (i = 0; i < n; i++) {
+		snprintf(want, sizeof(want), "pending/u%05zu", i);
+		ck_assert_str_eq(kvs.kv[i].key, want);
+		ck_assert_str_eq(kvs.kv[i].value, "");
+	}
+	cpk_etcd_kvs_free(&kvs);
+	ck_assert_msg(cpk_etcd_get(e, "pending/", true, 0, &kvs, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(kvs.n, n);
+	ck_assert_str_eq(kvs.kv[n - 1].value, "x");
+	cpk_etcd_kvs_free(&kvs);
+	/* an explicit limit is one answer, as before */
+	ck_assert_int_eq(cpk_etcd_get(e, "pending/", true, 10, &kvs, err, sizeof(err)), 0);
+	ck_assert_uint_eq(kvs.n, 10);
+	ck_assert(kvs.more);
+	cpk_etcd_kvs_free(&kvs);
+	cpk_etcd_close(e);
+}
+END_TEST
+
+/* The fake's listing of two pages: the second at the first's revision. */
+static void
+fake_pages(const char *mode, int64_t want_rev)
+{
+	char url[512];
+	struct cpk_etcd *e;
+	struct cpk_etcd_kvs kvs;
+
+	snprintf(url, sizeof(url), "%s/%s", env("ETCD_FAKE"), mode);
+	e = client_ex(url, "/fake/", NULL, false);
+	ck_assert_msg(cpk_etcd_get_keys(e, "", true, &kvs, err, sizeof(err)) == 0, "%s: %s", mode, err);
+	ck_assert_uint_eq(kvs.n, 2);
+	ck_assert_str_eq(kvs.kv[0].key, "k1");
+	ck_assert_str_eq(kvs.kv[1].key, "k2");
+	ck_assert_int_eq(kvs.revision, want_rev);
+	cpk_etcd_kvs_free(&kvs);
+	cpk_etcd_close(e);
+}
+
+START_TEST(pages_at_one_revision)
+{
+	fake_pages("pages", 7);
+	/* compacted between pages: listed again from the start, at a newer revision */
+	fake_pages("compactonce", 9);
+	hostile("compacted", "required revision has been compacted");
+	hostile("endless", "does not move on");
+}
+END_TEST
+
 START_TEST(fail_over_on_5xx)
 {
 	char eps[1024];
@@ -446,11 +565,14 @@ etcd_suite(void)
 	tcase_add_test(tc, lease_binds_key);
 	tcase_add_test(tc, watch_from_revision);
 	tcase_add_test(tc, watch_compacted);
+	tcase_add_test(tc, watch_idle_stops_on_signal);
 	tcase_add_test(tc, fail_over);
 	tcase_add_test(tc, fail_over_on_5xx);
 	tcase_add_test(tc, tls_is_verified);
 	tcase_add_test(tc, hostile_answers);
 	tcase_add_test(tc, watch_garbage);
+	tcase_add_test(tc, listing_in_pages);
+	tcase_add_test(tc, pages_at_one_revision);
 	suite_add_tcase(s, tc);
 	tcase_add_test(cl, cluster_member_down);
 	suite_add_tcase(s, cl);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause OR GPL-2.0-or-later */
 /*
  * lib/fleet.c's claim against the real etcd that etcd.test starts:
- * once per user fleet-wide, the holder named, released by lease revoke,
- * expired with a dead host's lease, hostile claims not trusted.
+ * once per user fleet-wide, the holder named, released by lease revoke or
+ * by the outcome's txn (only if still ours), expired with a dead host's
+ * lease, hostile claims not trusted; lib/fleet_publish.c's flag in one
+ * request when the user has nothing pending.
  * Environment as test_etcd.c's.
  */
 #include <check.h>
@@ -13,8 +15,9 @@
 #include <json-c/json.h>
 
 #include "config.h"
-#include "etcd.h"
+#include "etcd_int.h"
 #include "fleet.h"
+#include "fleet_outcome.h"
 #include "fleet_publish.h"
 #include "store.h"
 #include "fleetfix.h"
@@ -263,7 +266,8 @@ START_TEST(publish_refuses_corrupt)
 		ck_assert_int_eq(cpk_fleet_publish(e, "alice", add_one, &r, &after, err,
 						   sizeof(err)), CPK_ETCD_ERROR);
 		ck_assert_msg(strstr(err, "/f-pubbad/pending/alice does not hold") != NULL, "%s", err);
-		ck_assert_int_eq(r.calls, 0);
+		/* the first change is made to "absent", before anything is read */
+		ck_assert_int_eq(r.calls, 1);
 		/* never written over */
 		ck_assert_int_eq(cpk_etcd_get(e, "pending/alice", false, 0, &kvs, err, sizeof(err)), 0);
 		ck_assert_str_eq(kvs.kv[0].value, values[i]);
@@ -271,6 +275,129 @@ START_TEST(publish_refuses_corrupt)
 	}
 	ck_assert_int_eq(cpk_fleet_publish(e, "../x", add_one, &r, &after, err, sizeof(err)),
 			 CPK_ETCD_ERROR);
+	cpk_etcd_close(e);
+}
+END_TEST
+
+/* Absent: one txn, no read; present: one more txn, still no separate read. */
+START_TEST(publish_requests)
+{
+	struct cpk_etcd *e = client("/f-pubn/");
+	struct race r = { 0 };
+	struct cpk_pending after;
+	unsigned long before;
+
+	before = e->requests;
+	ck_assert_msg(cpk_fleet_publish(e, "alice", add_one, &r, &after, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_uint_eq(e->requests - before, 1);
+	ck_assert_uint_eq(after.n, 1);
+	cpk_pending_free(&after);
+
+	before = e->requests;
+	ck_assert_msg(cpk_fleet_publish(e, "alice", add_one, &r, &after, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_uint_eq(e->requests - before, 2);
+	ck_assert_uint_eq(after.n, 2);
+	cpk_pending_free(&after);
+
+	/* cancel: the guess "absent" is wrong, the document comes with the failed compare */
+	before = e->requests;
+	ck_assert_msg(cpk_fleet_publish(e, "alice", drop_all, NULL, &after, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_uint_eq(e->requests - before, 2);
+	ck_assert_uint_eq(after.n, 0);
+	cpk_etcd_close(e);
+}
+END_TEST
+
+/* ---- lib/fleet_outcome.c: the outcome's txn releases the claim ---------- */
+
+static void
+outcome_for(struct cpk_fleet_outcome *o, const char *user, int64_t base, int64_t claim_rev)
+{
+	char key[128];
+
+	memset(o, 0, sizeof(*o));
+	o->user = strdup(user);
+	o->base_revision = base;
+	o->claim_revision = claim_rev;
+	o->hist = calloc(1, sizeof(*o->hist));
+	ck_assert_ptr_nonnull(o->hist);
+	snprintf(key, sizeof(key), "history/%s/00000000000000000001.host-a.0", user);
+	o->hist[0].key = strdup(key);
+	o->hist[0].value = strdup("{\"event\":\"completed\"}");
+	o->n_hist = 1;
+}
+
+static int64_t
+put_doc(struct cpk_etcd *e, const char *user)
+{
+	struct cpk_pending p = { NULL, 0, 0 };
+	struct cpk_request q;
+	char key[128], *text;
+	int64_t rev;
+
+	ck_assert_int_eq(cpk_request_init(&q, CPK_SEL_ALL, "root"), 0);
+	ck_assert_int_eq(cpk_pending_add(&p, &q), 0);
+	text = cpk_pending_render(user, &p, false);
+	ck_assert_ptr_nonnull(text);
+	snprintf(key, sizeof(key), "pending/%s", user);
+	ck_assert_int_eq(cpk_etcd_put(e, key, text, strlen(text), 0, &rev, err, sizeof(err)), 0);
+	free(text);
+	cpk_pending_free(&p);
+	return rev;
+}
+
+static size_t
+keys_at(struct cpk_etcd *e, const char *key)
+{
+	struct cpk_etcd_kvs kvs;
+	size_t n;
+
+	ck_assert_msg(cpk_etcd_get(e, key, false, 0, &kvs, err, sizeof(err)) == 0, "%s", err);
+	n = kvs.n;
+	cpk_etcd_kvs_free(&kvs);
+	return n;
+}
+
+START_TEST(outcome_releases_claim)
+{
+	struct cpk_etcd *e = client("/f-outc/");
+	struct cpk_fleet_claim c, other;
+	struct cpk_fleet_outcome o;
+	char holder[80], *mirror = NULL;
+	int64_t base, rev;
+	unsigned long before;
+
+	/* ours: the outcome's txn deletes it, in that one request */
+	base = put_doc(e, "gina");
+	ck_assert_int_eq(claim(e, "host-a", "gina", 60, &c, holder, sizeof(holder)),
+			 CPK_FLEET_CLAIMED);
+	outcome_for(&o, "gina", base, c.revision);
+	before = e->requests;
+	ck_assert_msg(cpk_fleet_outcome_write(e, &o, true, NULL, &rev, &mirror, err,
+					      sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(e->requests - before, 1);
+	ck_assert_uint_eq(keys_at(e, "claims/gina"), 0);
+	ck_assert_uint_eq(keys_at(e, "pending/gina"), 0);
+	ck_assert_ptr_null(mirror);
+	cpk_fleet_outcome_free(&o);
+	/* the next host claims at once, without waiting for the lease */
+	ck_assert_int_eq(claim(e, "host-b", "gina", 60, &other, holder, sizeof(holder)),
+			 CPK_FLEET_CLAIMED);
+
+	/* another host's claim (ours expired meanwhile): left alone, outcome written */
+	base = put_doc(e, "gina");
+	outcome_for(&o, "gina", base, c.revision);
+	ck_assert_msg(cpk_fleet_outcome_write(e, &o, true, NULL, &rev, &mirror, err,
+					      sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(keys_at(e, "claims/gina"), 1);
+	ck_assert_uint_eq(keys_at(e, "pending/gina"), 0);
+	ck_assert_uint_eq(keys_at(e, "history/gina/00000000000000000001.host-a.0"), 1);
+	cpk_fleet_outcome_free(&o);
+	ck_assert_int_eq(cpk_fleet_release(e, &other, err, sizeof(err)), 0);
+	ck_assert_int_eq(cpk_fleet_release(e, &c, err, sizeof(err)), 0);
 	cpk_etcd_close(e);
 }
 END_TEST
@@ -289,6 +416,8 @@ main(void)
 	tc = tcase_create("publish");
 	tcase_add_test(tc, publish_compare_and_swap);
 	tcase_add_test(tc, publish_refuses_corrupt);
+	tcase_add_test(tc, publish_requests);
+	tcase_add_test(tc, outcome_releases_claim);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
