@@ -179,7 +179,7 @@ one_page(struct cpk_etcd *e, const char *key, bool keys_only, int64_t *rev,
 	if ((rc = call(e, "/v3/kv/range", req, &reply, &at, name, err, errlen)) != 0)
 		goto out;
 	out->more = false;
-	if ((rc = parse_range(e, reply, out, err, errlen)) != CPK_ETCD_OK)
+	if ((rc = cpk_etcd__parse_range(e, reply, out, err, errlen)) != CPK_ETCD_OK)
 		goto out;
 	if (*rev == 0)
 		*rev = out->revision = at;
