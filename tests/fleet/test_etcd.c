@@ -450,7 +450,7 @@ fake_pages(const char *mode, int64_t want_rev)
 	struct cpk_etcd_kvs kvs;
 
 	snprintf(url, sizeof(url), "%s/%s", env("ETCD_FAKE"), mode);
-	e = client_ex(url, "/fake/", NULL, false);
+	e = etcd_client(url, "/fake/", NULL, false);
 	ck_assert_msg(cpk_etcd_get_keys(e, "", true, &kvs, err, sizeof(err)) == 0, "%s: %s", mode, err);
 	ck_assert_uint_eq(kvs.n, 2);
 	ck_assert_str_eq(kvs.kv[0].key, "k1");
