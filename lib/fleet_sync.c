@@ -256,7 +256,7 @@ remove_local(const struct cpk_fleet_sync *s, struct cpk_etcd *e, const char *use
 		if (cpk_history_append(s->st, user, &ev, why, sizeof(why)) < 0 && s->report != NULL)
 			s->report(s->ctx, why);
 		cpk_audit(s->log, LOG_NOTICE, "fleet_synced", user, "action", "removed",
-			  "revocation", local->items[i].id, "detail", ev.detail, "host", ev.host,
+			  "revocation", local->items[i].id, "host", ev.host, "detail", ev.detail,
 			  (const char *)NULL);
 	}
 	cpk_etcd_kvs_free(&hist);
