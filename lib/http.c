@@ -9,12 +9,10 @@
  * backoff (retry.c) inside the run's deadline; the rate hook (--rate)
  * called once per request, just before it is sent.
  *
- * curl_global_init: libcurl wants it called once, before any thread uses
- * curl, and it is not thread-safe on older libcurl.  The only users of this
- * file are the helper and passkey-revoke (never the PAM module, which must
- * not link libcurl), so cpk_client_new() calls
- * curl_global_init(CURL_GLOBAL_DEFAULT) itself, exactly once per process,
- * under pthread_once.  We never call curl_global_cleanup: the process exits.
+ * curl_global_init must run once, before any thread uses curl (not
+ * thread-safe on older libcurl).  Only the helper and passkey-revoke use
+ * this file (never the PAM module), so cpk_client_new() calls it itself,
+ * once per process, under pthread_once; never curl_global_cleanup.
  *
  * Nothing here logs: callers get a struct cpk_reply and never a token.
  */

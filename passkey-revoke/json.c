@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <json.h>
+#include <json-c/json.h>
 
 #include "cmd.h"
 #include "report.h"

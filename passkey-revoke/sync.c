@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <json.h>
+#include <json-c/json.h>
 
 #include "cmd.h"
 #include "fleet_publish.h"

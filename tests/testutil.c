@@ -61,3 +61,21 @@ run_suite(Suite *s)
 	srunner_free(sr);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
+
+void
+scratch_make(char *dir, size_t len, const char *name)
+{
+	int n = snprintf(dir, len, "/tmp/cpk-test-%s-XXXXXX", name);
+
+	ck_assert(n > 0 && (size_t)n < len);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+void
+scratch_remove(const char *dir)
+{
+	char *cmd = xasprintf("rm -rf '%s'", dir);
+
+	ck_assert_int_eq(system(cmd), 0);
+	free(cmd);
+}

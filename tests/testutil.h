@@ -7,6 +7,7 @@
 #define CPK_TESTS_TESTUTIL_H
 
 #include <check.h>
+#include <stddef.h>
 
 struct cpk_config;
 
@@ -17,6 +18,10 @@ void cfg_set(struct cpk_config *cfg, const char *key, const char *value);
 struct cpk_config *cfg_fresh(void);
 /* *field = a copy of v (NULL: none), the old value freed. */
 void str_set(char **field, const char *v);
+/* A fresh /tmp/cpk-test-NAME-XXXXXX into dir (at least 64 bytes). */
+void scratch_make(char *dir, size_t len, const char *name);
+/* The scratch directory and everything in it gone. */
+void scratch_remove(const char *dir);
 /* Runs the suite (CK_RUN_CASE picks a case); EXIT_SUCCESS when all passed. */
 int run_suite(Suite *s);
 

@@ -17,15 +17,14 @@
 #include "replace.h"
 #include "testutil.h"
 
-static char base[] = "/tmp/cpk-test-replace-XXXXXX";
+static char base[64];
 static char err[256];
 static int dfd = -1;
 
 static void
 setup(void)
 {
-	strcpy(base, "/tmp/cpk-test-replace-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(base));
+	scratch_make(base, sizeof(base), "replace");
 	dfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	ck_assert_int_ge(dfd, 0);
 	err[0] = '\0';
@@ -34,11 +33,8 @@ setup(void)
 static void
 teardown(void)
 {
-	char cmd[512];
-
 	close(dfd);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
-	ck_assert_int_eq(system(cmd), 0);
+	scratch_remove(base);
 }
 
 /* Entries of the directory besides . and .. */

@@ -21,15 +21,14 @@
 #include "store.h"
 #include "testutil.h"
 
-static char base[] = "/tmp/cpk-test-store-XXXXXX";
+static char base[64];
 static char state[256];
 static char err[CPK_ERR_LEN];
 
 static void
 setup(void)
 {
-	strcpy(base, "/tmp/cpk-test-store-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(base));
+	scratch_make(base, sizeof(base), "store");
 	snprintf(state, sizeof(state), "%s/state", base);
 	err[0] = '\0';
 }
@@ -37,10 +36,7 @@ setup(void)
 static void
 teardown(void)
 {
-	char cmd[512];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
-	ck_assert_int_eq(system(cmd), 0);
+	scratch_remove(base);
 }
 
 static struct cpk_store *

@@ -19,8 +19,9 @@
 
 #include "config.h"
 #include "store.h"
+#include "testutil.h"
 
-static char base[] = "/tmp/cpk-test-summary-XXXXXX";
+static char base[64];
 static char state[256], sum[300];
 static char err[CPK_ERR_LEN];
 static struct passwd user;
@@ -28,8 +29,7 @@ static struct passwd user;
 static void
 setup(void)
 {
-	strcpy(base, "/tmp/cpk-test-summary-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(base));
+	scratch_make(base, sizeof(base), "summary");
 	ck_assert_int_eq(chmod(base, 0711), 0);
 	snprintf(state, sizeof(state), "%s/state", base);
 	snprintf(sum, sizeof(sum), "%s/summary/nobody", state);
@@ -39,10 +39,7 @@ setup(void)
 static void
 teardown(void)
 {
-	char cmd[512];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
-	ck_assert_int_eq(system(cmd), 0);
+	scratch_remove(base);
 }
 
 static bool
