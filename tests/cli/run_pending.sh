@@ -160,6 +160,35 @@ st = sorted((u["status"], u["last_error"]) for u in d["users"])
 assert st == [("done", None)] * 3 + [("pending", "worker_killed")], st
 assert d["workers"] == 3, d["workers"]' "$SANDBOX/out"
 
+# --- a worker that outlives its user's deadline (stopped: it can neither
+# finish nor die by itself) is killed by the parent once timeout + grace
+# have passed: its user stays pending (worker_hung), nothing is lost
+# (the emulator answers after a minute: the worker is busy for its whole
+# 10 s deadline, time enough to find and stop it on a loaded machine)
+cli_config "timeout = 10" "etcd_timeout = 1"
+emu_ctl POST latency '{"Milliseconds": 60000}' >/dev/null
+"$CPK_PASSKEY_REVOKE" --config "$CLI_CONF" --run-pending -j 1 --json >"$SANDBOX/out" 2>"$SANDBOX/err" &
+run_pid=$!
+victim=
+for _ in $(seq 1 600); do
+	victim=$(pgrep -P "$run_pid" | head -1)
+	[ -n "$victim" ] && break
+	sleep 0.1
+done
+cli_check "a worker to stop" test -n "$victim"
+kill -STOP "$victim"
+RC=0
+wait "$run_pid" || RC=$?
+emu_ctl POST latency '{"Milliseconds": 0}' >/dev/null
+cli_config
+cli_rc "a hung worker's user stays pending" 2
+cli_check "the stopped worker was killed, its user pending with worker_hung" "$PYTHON3" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+st = [(u["status"], u["last_error"]) for u in d["users"]]
+assert st == [("pending", "worker_hung")], st' "$SANDBOX/out"
+cli_check "no worker left behind" bash -c "! kill -0 $victim 2>/dev/null"
+
 # --- options
 pr_out --run-pending -j 0
 cli_rc "-j 0" 1
