@@ -43,7 +43,10 @@ fleet_get() {
 fleet_absent() { [ -z "$(etcd_ctl get "$FLEET_PREFIX$1")" ]; }
 # fleet_history_from HOST: alice's history in etcd has an event from HOST.
 fleet_history_from() {
-	etcd_ctl get --prefix "${FLEET_PREFIX}history/alice/" --keys-only | grep -q "\.$1\.[0-9]*\$"
+	local keys
+	# read it whole first: grep -q would leave etcdctl writing into a closed pipe
+	keys=$(etcd_ctl get --prefix "${FLEET_PREFIX}history/alice/" --keys-only) || return 1
+	grep -q "\.$1\.[0-9]*\$" <<<"$keys"
 }
 # delete_requests: DeleteWebAuthnCredential requests the service answered 200.
 delete_requests() {
